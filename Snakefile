@@ -1,0 +1,26 @@
+# petmad-bench: every simulation benchmark of the PET-MAD paper, end to end.
+# `snakemake --cores 8 all` builds every figure; `snakemake results/<figure>.pdf` only what
+# that figure needs.  config.yaml is the default preset; presets/*.yaml overlay it.
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+
+
+# Light rules run where Snakemake runs, not as cluster jobs.
+localrules:
+    all,
+    dataset_summary,
+
+
+rule all:
+    default_target: True
+    input:
+        rules.dataset_summary.output,

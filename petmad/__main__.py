@@ -1,0 +1,5 @@
+import sys
+
+from petmad.cli import main
+
+sys.exit(main())

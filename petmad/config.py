@@ -1,0 +1,360 @@
+"""The workflow's configuration schema: one place for every key, its default and its meaning.
+
+``config.yaml`` is the default preset; ``presets/*.yaml`` overlay it (Snakemake merges
+nested mappings).  :func:`validate_config` turns the merged mapping into a :class:`Config`
+or raises :class:`ConfigError` with one message naming the key path and what is allowed.
+The JSON schema exported by :func:`json_schema` lives in ``config.schema.json`` and a test
+keeps the two in sync (``python -m petmad schema > config.schema.json`` regenerates it).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+SYSTEMS = ("lps", "gaas", "hea", "water", "succinic", "bto")
+MODELS = ("pet-mad", "bespoke", "lora", "reference")
+ENGINES = ("sevennet", "gpaw", "emt", "file")
+MAD_SUBSETS = ("bulk", "rattled", "randcomp", "surface", "cluster", "2d", "molcrys", "molfrag")
+
+SystemName = Literal["lps", "gaas", "hea", "water", "succinic", "bto"]
+ModelName = Literal["pet-mad", "bespoke", "lora", "reference"]
+EngineName = Literal["sevennet", "gpaw", "emt", "file"]
+
+
+class ConfigError(ValueError):
+    """A configuration value is wrong; the message names the key path and what is allowed."""
+
+
+class Strict(BaseModel):
+    """Base for every section: unknown keys are errors, defaults are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+# --------------------------------------------------------------------------- reference
+
+
+class SevenNetSettings(Strict):
+    model: Literal["7net-0", "7net-0_22May2024", "7net-l3i5"] = Field(
+        "7net-0", description="pretrained SevenNet potential shipped in the sevenn wheel"
+    )
+
+
+class GpawSettings(Strict):
+    xc: str = Field("PBEsol", description="exchange-correlation functional (paper: PBEsol)")
+    ecut_eV: float = Field(500.0, gt=0, description="plane-wave cutoff (eV)")
+    kpoint_density: float = Field(
+        4.0, gt=0, description="k-points per reciprocal length, ASE kptdensity (Å)"
+    )
+    smearing_eV: float = Field(
+        0.136, gt=0, description="Marzari-Vanderbilt cold smearing width (paper: 0.01 Ry)"
+    )
+    vacuum_A: float = Field(
+        6.0, gt=0, description="vacuum added around non-periodic structures (Å)"
+    )
+    setup_dir: str = Field(
+        "~/.cache/petmad/gpaw-setups",
+        description="where PAW setups for functionals missing from gpaw-data are generated",
+    )
+
+
+class FileSettings(Strict):
+    path: str | None = Field(
+        None,
+        description="labeled extxyz per dataset, with a '{dataset}' placeholder "
+        "(e.g. 'labels/{dataset}.extxyz'; dataset is 'mad' or a system name)",
+    )
+    energy_key: str = Field("energy", description="info key of the total energy (eV)")
+    forces_key: str = Field("forces", description="arrays key of the forces (eV/Å)")
+    stress_key: str | None = Field(
+        "stress", description="info key of the stress (eV/Å³); null when absent"
+    )
+
+
+class ReferenceSettings(Strict):
+    engine: EngineName = Field("sevennet", description="which engine labels every dataset")
+    sevennet: SevenNetSettings = SevenNetSettings()
+    gpaw: GpawSettings = GpawSettings()
+    file: FileSettings = FileSettings()
+
+    @model_validator(mode="after")
+    def _file_needs_path(self) -> "ReferenceSettings":
+        if self.engine == "file" and (not self.file.path or "{dataset}" not in self.file.path):
+            raise ValueError(
+                "engine 'file' needs reference.file.path with a '{dataset}' placeholder, "
+                "e.g. 'labels/{dataset}.extxyz'"
+            )
+        return self
+
+
+class LabelingSettings(Strict):
+    max_threads: int = Field(
+        8, ge=1, description="worker processes per labeling job (Snakemake caps at --cores)"
+    )
+    runtime_min: int = Field(120, ge=1, description="cluster runtime request per labeling job")
+    chunk_size: int = Field(
+        16, ge=1, description="structures per checkpointed chunk (a kill loses at most one)"
+    )
+    max_failed_fraction: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="stop with an error when more than this fraction of structures fails",
+    )
+
+
+# --------------------------------------------------------------------------- data
+
+
+class MadSettings(Strict):
+    elements: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_MAD_ELEMENTS),
+        min_length=1,
+        description="chemical symbols the universal dataset covers",
+    )
+    counts: dict[str, int] = Field(
+        default_factory=lambda: {
+            "bulk": 300,
+            "rattled": 300,
+            "randcomp": 60,
+            "surface": 80,
+            "cluster": 80,
+            "2d": 40,
+            "molcrys": 40,
+            "molfrag": 60,
+        },
+        description="number of structures generated per subset (before the force filter)",
+    )
+    max_atoms: int = Field(24, ge=2, description="largest structure generated")
+    rattle_fraction: float = Field(
+        0.2, gt=0, description="σ of the rattled subset, as a fraction of covalent radii"
+    )
+
+    @field_validator("elements")
+    @classmethod
+    def _known_symbols(cls, value: list[str]) -> list[str]:
+        from ase.data import atomic_numbers
+
+        unknown = [s for s in value if s not in atomic_numbers or s == "X"]
+        if unknown:
+            raise ValueError(f"unknown chemical symbols {unknown}")
+        return value
+
+    @field_validator("counts")
+    @classmethod
+    def _known_subsets(cls, value: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(value) - set(MAD_SUBSETS))
+        if unknown:
+            raise ValueError(f"unknown subsets {unknown}; allowed: {list(MAD_SUBSETS)}")
+        negative = [k for k, v in value.items() if v < 0]
+        if negative:
+            raise ValueError(f"negative counts for {negative}")
+        return value
+
+
+
+# Every element of the six case studies plus a spread over the periodic table (48).
+DEFAULT_MAD_ELEMENTS = (
+    "H Li Be B C N O F Na Mg Al Si P S Cl K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As Se "
+    "Br Rb Sr Y Zr Nb Mo Ru Pd Ag Cd In Sn Sb Te Ba W"
+).split()
+
+
+class ThermalSampling(Strict):
+    """How per-system configurations are distorted to cover a case study's conditions."""
+
+    temperatures_K: list[float] = Field(
+        default_factory=lambda: [300.0, 600.0, 900.0],
+        min_length=1,
+        description="temperatures whose Einstein-model thermal amplitude rattles atoms",
+    )
+    force_constant_eV_A2: float = Field(
+        6.0, gt=0, description="Einstein force constant κ: rattle σ = sqrt(kB T / κ)"
+    )
+    max_strain: float = Field(
+        0.03, ge=0, lt=0.5, description="largest random cell strain component"
+    )
+
+
+class SystemDataSettings(Strict):
+    """Settings shared by every case-study dataset."""
+
+    n_structures: int = Field(60, ge=1, description="structures generated for this system")
+    sampling: ThermalSampling = ThermalSampling()
+
+
+class LpsData(SystemDataSettings):
+    supercell: tuple[int, int, int] = Field((1, 1, 1), description="repeats of each cell")
+    structure_files: dict[Literal["alpha", "beta", "gamma"], str | None] = Field(
+        default_factory=lambda: {"alpha": None, "beta": None, "gamma": None},
+        description="user CIF per phase; null uses the shipped crystal data "
+        "(α then starts from β, expanded, as no α coordinates ship offline)",
+    )
+    alpha_volume_expansion: float = Field(
+        0.03,
+        ge=0,
+        lt=0.5,
+        description="fractional volume increase applied to β to stand in for α when no α "
+        "file is given",
+    )
+
+
+class GaasData(SystemDataSettings):
+    supercell: tuple[int, int, int] = Field(
+        (2, 2, 2), description="repeats of the 8-atom cubic cell (solid and liquid)"
+    )
+    interface_cells_z: int = Field(
+        4, ge=2, description="cubic cells along z of the solid–liquid interface cell"
+    )
+    liquid_density_g_cm3: float = Field(5.71, gt=0, description="liquid GaAs density")
+    interface_max_atoms: int = Field(
+        256,
+        ge=16,
+        description="the interface cell keeps the supercell's in-plane repeats while it has "
+        "at most this many atoms, otherwise it is 1×1 in-plane",
+    )
+
+
+class HeaData(SystemDataSettings):
+    supercell: tuple[int, int, int] = Field((2, 2, 2), description="repeats of the fcc cell")
+    slab: tuple[int, int, int] = Field(
+        (3, 3, 5), description="(111) slab: in-plane repeats and number of layers"
+    )
+    vacuum_A: float = Field(8.0, gt=0, description="vacuum on each side of the slab")
+
+
+class WaterData(SystemDataSettings):
+    n_molecules: int = Field(16, ge=1, description="molecules per periodic box")
+    density_kg_m3: float = Field(997.1, gt=0, description="liquid density (paper: 997.1)")
+
+
+class SuccinicData(SystemDataSettings):
+    supercell: tuple[int, int, int] = Field((1, 1, 1), description="repeats of the α cell")
+    include_beta: bool = Field(True, description="also sample the β polymorph")
+
+
+class BtoData(SystemDataSettings):
+    supercell: tuple[int, int, int] = Field(
+        (2, 2, 2), description="repeats of the 5-atom perovskite cell"
+    )
+
+
+class DataSettings(Strict):
+    split: tuple[float, float, float] = Field(
+        (0.8, 0.1, 0.1), description="train/val/test fractions per subset (paper IV.D)"
+    )
+    force_filter_eV_A: dict[str, float] = Field(
+        default_factory=lambda: {"rattled": 100.0, "randcomp": 100.0, "default": 50.0},
+        description="drop structures whose largest force exceeds this, per subset name or "
+        "'default' (paper IV.A: 100 eV/Å for rattled and random-composition, else 50)",
+    )
+    mad: MadSettings = MadSettings()
+    lps: LpsData = LpsData()
+    gaas: GaasData = GaasData()
+    hea: HeaData = HeaData()
+    water: WaterData = WaterData()
+    succinic: SuccinicData = SuccinicData()
+    bto: BtoData = BtoData()
+
+    @field_validator("split")
+    @classmethod
+    def _fractions(cls, value: tuple[float, float, float]) -> tuple[float, float, float]:
+        if min(value) < 0 or abs(sum(value) - 1.0) > 1e-9:
+            raise ValueError(f"split fractions must be non-negative and sum to 1, got {value}")
+        return value
+
+
+# --------------------------------------------------------------------------- top level
+
+
+class Config(Strict):
+    seed: int = Field(20250101, description="master seed; every stochastic step derives from it")
+    device: Literal["cpu", "cuda", "auto"] = Field("cpu", description="torch device")
+    systems: list[SystemName] = Field(
+        default_factory=lambda: list(SYSTEMS), description="case studies to run"
+    )
+    models: list[ModelName] = Field(
+        default_factory=lambda: ["pet-mad", "bespoke", "lora"],
+        description="models each case study runs with",
+    )
+    reference: ReferenceSettings = ReferenceSettings()
+    labeling: LabelingSettings = LabelingSettings()
+    data: DataSettings = DataSettings()
+
+
+def _key_path(location: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in location) or "<top level>"
+
+
+def validate_config(raw: dict[str, Any]) -> Config:
+    """Validate a merged configuration mapping; raise :class:`ConfigError` on the first problem."""
+    try:
+        return Config.model_validate(raw or {})
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            value = error.get("input")
+            shown = "" if error["type"] == "missing" else f" (got {value!r})"
+            if error["type"] == "extra_forbidden":
+                problems.append(f"config key '{_key_path(error['loc'])}' is not known")
+            else:
+                problems.append(
+                    f"config key '{_key_path(error['loc'])}': {error['msg']}{shown}"
+                )
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+
+
+def json_schema() -> str:
+    """The JSON schema of :class:`Config`, as committed in ``config.schema.json``."""
+    return json.dumps(Config.model_json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+def merge_mappings(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """Overlay nested mappings the way Snakemake merges ``--configfile`` files."""
+    merged = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_mappings(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_config_files(paths: list[str]) -> Config:
+    """Read YAML files, later ones overlaying earlier ones, and validate the result."""
+    import yaml
+
+    merged: dict[str, Any] = {}
+    for path in paths:
+        try:
+            with open(path) as handle:
+                content = yaml.safe_load(handle) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"config file '{path}' does not exist") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file '{path}' is not valid YAML: {exc}") from None
+        if not isinstance(content, dict):
+            raise ConfigError(f"config file '{path}' must hold a mapping of keys")
+        merged = merge_mappings(merged, content)
+    return validate_config(merged)
+
+
+def dataset_settings(data: DataSettings, dataset: str) -> Strict:
+    """The settings section of one dataset ('mad' or a system name)."""
+    if dataset not in ("mad", *SYSTEMS):
+        raise ConfigError(f"unknown dataset {dataset!r}; allowed: {['mad', *SYSTEMS]}")
+    return getattr(data, dataset)
+
+
+def dataset_settings_class(dataset: str) -> type[Strict]:
+    return type(dataset_settings(DataSettings(), dataset))

@@ -1,0 +1,18 @@
+"""The failures users cause (bad config, bad files, engines that cannot run): the CLI turns
+these into one ``error:`` line and a non-zero exit; anything else is a bug."""
+
+from petmad.config import ConfigError
+from petmad.data.geometry import GeometryError
+from petmad.io import StructureFileError
+from petmad.reference.engines import EngineUnavailable, LabelFileError
+from petmad.reference.labeling import LabelingError
+
+EXPECTED_ERRORS: tuple[type[Exception], ...] = (
+    ConfigError,
+    EngineUnavailable,
+    GeometryError,
+    LabelFileError,
+    LabelingError,
+    StructureFileError,
+    FileNotFoundError,
+)

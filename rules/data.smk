@@ -1,0 +1,118 @@
+# Data stage: build structures, label them with the reference engine, filter and split.
+
+
+rule build_structures:
+    message:
+        "Generating the {wildcards.dataset} structures"
+    output:
+        "data/{dataset}/structures.extxyz",
+    params:
+        settings=lambda w: as_json(dataset_settings(CFG.data, w.dataset)),
+        seed=CFG.seed,
+    log:
+        "logs/build_structures/{dataset}.log",
+    benchmark:
+        "logs/build_structures/{dataset}.benchmark.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    shell:
+        "python -m petmad build-structures --dataset {wildcards.dataset} "
+        "--settings {params.settings:q} --seed {params.seed} --output {output} > {log} 2>&1"
+
+
+rule label:
+    message:
+        "Labeling {wildcards.dataset} with {params.engine}"
+    input:
+        labeling_input,
+    output:
+        labeled="data/{dataset}/labeled.extxyz",
+        summary="data/{dataset}/labeled.extxyz.json",
+    params:
+        engine=CFG.reference.engine,
+        reference=as_json(CFG.reference),
+        labeling=as_json(CFG.labeling),
+    log:
+        "logs/label/{dataset}.log",
+    benchmark:
+        "logs/label/{dataset}.benchmark.tsv"
+    conda:
+        CONDA_ENV
+    threads: CFG.labeling.max_threads
+    resources:
+        mem_mb=lambda wildcards, threads: 1500 + 1500 * threads,
+        runtime=CFG.labeling.runtime_min,
+    shell:
+        "python -m petmad label --input {input} --output {output.labeled} "
+        "--reference {params.reference:q} --labeling {params.labeling:q} "
+        "--threads {threads} > {log} 2>&1"
+
+
+rule split:
+    message:
+        "Filtering and splitting {wildcards.dataset}"
+    input:
+        "data/{dataset}/labeled.extxyz",
+    output:
+        train="data/{dataset}/train.extxyz",
+        val="data/{dataset}/val.extxyz",
+        test="data/{dataset}/test.extxyz",
+        report="data/{dataset}/split.json",
+    params:
+        fractions=" ".join(str(f) for f in CFG.data.split),
+        force_filter=json.dumps(CFG.data.force_filter_eV_A, sort_keys=True),
+        seed=CFG.seed,
+    log:
+        "logs/split/{dataset}.log",
+    benchmark:
+        "logs/split/{dataset}.benchmark.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        "python -m petmad split --input {input} "
+        "--outputs {output.train} {output.val} {output.test} --report {output.report} "
+        "--fractions {params.fractions} --force-filter {params.force_filter:q} "
+        "--seed {params.seed} > {log} 2>&1"
+
+
+rule dataset_summary:
+    message:
+        "Summarising every dataset"
+    input:
+        parts=expand("data/{dataset}/{part}.extxyz", dataset=DATASETS, part=["train", "val", "test"]),
+        reports=expand("data/{dataset}/split.json", dataset=DATASETS),
+        labeling=expand("data/{dataset}/labeled.extxyz.json", dataset=DATASETS),
+    output:
+        csv=report(
+            "results/datasets.csv",
+            caption="../report/datasets_csv.rst",
+            category="Datasets",
+        ),
+        pdf=report(
+            "results/datasets.pdf",
+            caption="../report/datasets_pdf.rst",
+            category="Datasets",
+        ),
+    params:
+        datasets=DATASETS,
+    log:
+        "logs/dataset_summary.log",
+    benchmark:
+        "logs/dataset_summary.benchmark.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        "python -m analysis.datasets --data-dir data --datasets {params.datasets} "
+        "--csv {output.csv} --pdf {output.pdf} > {log} 2>&1"

@@ -1,0 +1,89 @@
+"""The workflow itself: the smoke preset end to end, targeted builds, profiles, lint."""
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.workflow
+
+SYSTEMS = ["lps", "gaas", "hea", "water", "succinic", "bto"]
+
+
+def snakemake(root, workdir, *args, configfiles=("config.yaml", "presets/smoke.yaml")):
+    command = [sys.executable, "-m", "snakemake", *args, "--directory", str(workdir),
+               "--snakefile", str(root / "Snakefile"), "--cores", "2",
+               "--configfile", *[str(root / c) for c in configfiles]]
+    return subprocess.run(command, capture_output=True, text=True, cwd=root)
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    workdir = tmp_path_factory.mktemp("smoke")
+    result = snakemake(root, workdir, "all")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return root, workdir
+
+
+def test_smoke_preset_builds_every_dataset(smoke_run):
+    root, workdir = smoke_run
+    table = pd.read_csv(workdir / "results" / "datasets.csv")
+    assert set(table["dataset"]) == {"mad", *SYSTEMS}
+    assert set(table.loc[table["dataset"] == "mad", "subset"]) == {
+        "bulk", "rattled", "randcomp", "surface", "cluster", "2d", "molcrys", "molfrag"}
+    assert (table["n_test"] >= 1).all() and (table["n_val"] >= 1).all()
+    assert "energy_per_atom_mean [eV/atom]" in table.columns
+    assert table["reference_engine"].str.startswith("sevennet").all()
+    assert (workdir / "results" / "datasets.pdf").stat().st_size > 10_000
+    for dataset in ["mad", *SYSTEMS]:
+        for part in ("train", "val", "test"):
+            assert (workdir / "data" / dataset / f"{part}.extxyz").stat().st_size > 0
+
+
+def test_rerun_with_nothing_changed_does_nothing(smoke_run):
+    root, workdir = smoke_run
+    result = snakemake(root, workdir, "all", "-n")
+    assert result.returncode == 0
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_changing_one_system_reruns_only_its_jobs(smoke_run):
+    root, workdir = smoke_run
+    result = snakemake(root, workdir, "all", "-n", "--config", "seed=7")
+    assert "build_structures" in result.stdout  # the seed touches every dataset
+    override = workdir / "gaas_only.yaml"
+    override.write_text("data:\n  gaas:\n    n_structures: 11\n")
+    result = snakemake(root, workdir, "all", "-n", "--quiet", "rules",
+                       configfiles=("config.yaml", "presets/smoke.yaml", str(override)))
+    assert result.returncode == 0, result.stderr
+    jobs = {line.split()[0]: int(line.split()[1]) for line in result.stdout.splitlines()
+            if line.split() and line.split()[0] in {"build_structures", "label", "split"}}
+    assert jobs == {"build_structures": 1, "label": 1, "split": 1}
+
+
+def test_a_target_builds_only_what_it_needs(tmp_path, root):
+    result = snakemake(root, tmp_path, "data/gaas/train.extxyz", "-n", "--quiet", "rules")
+    assert result.returncode == 0, result.stderr
+    counts = {line.split()[0]: line.split()[1] for line in result.stdout.splitlines() if line.split()}
+    assert counts.get("build_structures") == "1" and counts.get("label") == "1"
+    assert "dataset_summary" not in counts
+
+
+@pytest.mark.parametrize("preset", ["config.yaml", "presets/smoke.yaml", "presets/paper.yaml"])
+def test_dry_run_every_preset_and_the_slurm_profile(tmp_path, root, preset):
+    configfiles = ("config.yaml",) if preset == "config.yaml" else ("config.yaml", preset)
+    assert snakemake(root, tmp_path, "all", "-n", configfiles=configfiles).returncode == 0
+    slurm = snakemake(root, tmp_path, "all", "-n", "--profile", str(root / "profiles" / "slurm"),
+                      configfiles=configfiles)
+    assert slurm.returncode == 0, slurm.stderr[-2000:]
+
+
+def test_lint_is_clean(root):
+    result = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], capture_output=True,
+                            text=True, cwd=root)
+    assert result.returncode == 0
+    assert "Congratulations" in result.stdout + result.stderr

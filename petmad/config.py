@@ -274,6 +274,110 @@ class DataSettings(Strict):
         return value
 
 
+# --------------------------------------------------------------------------- models
+
+
+class PetHypers(Strict):
+    """metatrain PET architecture hyper-parameters (paper IV.D for the published values)."""
+
+    cutoff: float = Field(4.5, gt=0, description="neighbour cutoff (Å); paper 4.5")
+    d_pet: int = Field(64, ge=1, description="edge token size; paper 256")
+    d_head: int = Field(64, ge=1, description="output MLP width; paper 512")
+    d_node: int = Field(128, ge=1, description="node feature size")
+    d_feedforward: int = Field(128, ge=1, description="transformer feed-forward width")
+    num_heads: int = Field(4, ge=1, description="attention heads; paper 8")
+    num_attention_layers: int = Field(
+        1, ge=1, description="transformer layers per message-passing layer; paper 2"
+    )
+    num_gnn_layers: int = Field(1, ge=1, description="message-passing layers; paper 2")
+
+
+class TrainerSettings(Strict):
+    num_epochs: int = Field(40, ge=1, description="training epochs; paper 1500 (PET-MAD)")
+    batch_size: int = Field(8, ge=1, description="structures per batch; paper 24 per GPU")
+    learning_rate: float = Field(
+        1e-3, gt=0, description="Adam learning rate (cosine-annealed by metatrain's PET "
+        "trainer; the paper halved 1e-4 every 250 epochs)"
+    )
+    energy_weight: float = Field(0.1, ge=0, description="loss weight of energies; paper 0.1")
+    forces_weight: float = Field(1.0, ge=0, description="loss weight of forces")
+    stress_weight: float = Field(
+        1.0, ge=0, description="loss weight of stress (structures without one are skipped)"
+    )
+    checkpoint_interval: int = Field(
+        10, ge=1, description="epochs between checkpoints (a kill loses at most this)"
+    )
+
+
+class FinetuneSettings(TrainerSettings):
+    method: Literal["lora", "full"] = Field(
+        "lora", description="LoRA adapters on the attention layers, or all weights"
+    )
+    rank: int = Field(8, ge=1, description="LoRA rank; paper 8")
+    alpha: float = Field(
+        0.5, gt=0, description="LoRA alpha (update scaled by alpha/rank); paper: scaling 0.5"
+    )
+    target_modules: list[str] = Field(
+        default_factory=lambda: ["input_linear", "output_linear"],
+        description="PET linear layers that get adapters (the attention layers)",
+    )
+    learning_rate: float = Field(1e-3, gt=0, description="Adam learning rate for fine-tuning")
+
+
+class LlprSettings(Strict):
+    num_ensemble_members: int = Field(
+        128, ge=2, description="last-layer ensemble size; paper 128"
+    )
+    batch_size: int = Field(8, ge=1, description="batch size of the covariance pass")
+
+
+class LearningCurveSettings(Strict):
+    systems: list[SystemName] = Field(
+        default_factory=lambda: ["gaas"], description="systems with learning curves (S10)"
+    )
+    fractions: list[float] = Field(
+        default_factory=lambda: [0.25, 0.5], description="training-set fractions (1.0 is "
+        "the main models, always included)"
+    )
+    methods: list[Literal["bespoke", "lora", "full"]] = Field(
+        default_factory=lambda: ["bespoke", "lora", "full"], description="training scenarios"
+    )
+
+    @field_validator("fractions")
+    @classmethod
+    def _fractions(cls, value: list[float]) -> list[float]:
+        if any(not 0 < f < 1 for f in value):
+            raise ValueError(f"fractions must lie in (0, 1), got {value}")
+        return value
+
+
+class TrainingSettings(Strict):
+    base_model: str | None = Field(
+        None, description="existing PET checkpoint (.ckpt), e.g. the published PET-MAD; "
+        "when set, no pretraining runs and everything downstream uses it"
+    )
+    pet: PetHypers = PetHypers()
+    pretrain: TrainerSettings = TrainerSettings()
+    bespoke: TrainerSettings = TrainerSettings()
+    finetune: FinetuneSettings = FinetuneSettings()
+    llpr: LlprSettings = LlprSettings()
+    learning_curves: LearningCurveSettings = LearningCurveSettings()
+    external_models: list[Literal["7net-0", "7net-0_22May2024", "7net-l3i5"]] = Field(
+        default_factory=lambda: ["7net-0", "7net-l3i5"],
+        description="universal potentials shipped offline, compared in the accuracy "
+        "table (the one used as reference engine is left out)",
+    )
+    lebedev_order: int = Field(
+        9, ge=3, description="Lebedev grid order of the rotational-discrepancy benchmark"
+    )
+    rotations_per_axis: int = Field(
+        4, ge=1, description="rotations about each Lebedev direction in that benchmark"
+    )
+    max_rotation_structures: int = Field(
+        50, ge=1, description="MAD test structures in the rotational benchmark"
+    )
+
+
 # --------------------------------------------------------------------------- top level
 
 
@@ -290,6 +394,7 @@ class Config(Strict):
     reference: ReferenceSettings = ReferenceSettings()
     labeling: LabelingSettings = LabelingSettings()
     data: DataSettings = DataSettings()
+    training: TrainingSettings = TrainingSettings()
 
 
 def _key_path(location: tuple[Any, ...]) -> str:

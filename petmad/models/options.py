@@ -1,0 +1,97 @@
+"""metatrain options for every model the workflow trains, built from the config.
+
+Pure functions returning plain dictionaries; the training step writes them next to each
+model (``models/<id>.options.yaml``) so a user can rerun ``mtt train`` by hand.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from petmad.config import FinetuneSettings, LlprSettings, PetHypers, TrainerSettings
+
+
+def dataset_section(path: str | Path, *, with_stress: bool = True) -> dict[str, Any]:
+    """How metatrain reads one of our extxyz splits (labels stored the ASE way)."""
+    energy: dict[str, Any] = {"key": "energy", "unit": "eV", "forces": {"key": "forces"}}
+    energy["stress"] = {"key": "stress"} if with_stress else False
+    return {
+        "systems": {"read_from": str(path), "length_unit": "angstrom"},
+        "targets": {"energy": energy},
+    }
+
+
+def loss_section(trainer: TrainerSettings, *, with_stress: bool = True) -> dict[str, Any]:
+    gradients = {"positions": {"type": "mse", "weight": trainer.forces_weight}}
+    if with_stress:
+        gradients["strain"] = {"type": "mse", "weight": trainer.stress_weight}
+    return {"energy": {"type": "mse", "weight": trainer.energy_weight, "gradients": gradients}}
+
+
+def pet_options(
+    splits: dict[str, str | Path],
+    hypers: PetHypers,
+    trainer: TrainerSettings,
+    *,
+    seed: int,
+    device: str,
+    finetune: FinetuneSettings | None = None,
+    base_checkpoint: str | Path | None = None,
+    with_stress: bool = True,
+) -> dict[str, Any]:
+    """Options to train a PET from scratch, or to fine-tune ``base_checkpoint``."""
+    training: dict[str, Any] = {
+        "num_epochs": trainer.num_epochs,
+        "batch_size": trainer.batch_size,
+        "learning_rate": trainer.learning_rate,
+        "checkpoint_interval": trainer.checkpoint_interval,
+        "loss": loss_section(trainer, with_stress=with_stress),
+        # Data loading in worker processes costs more than it saves on small CPU jobs.
+        "num_workers": 0,
+    }
+    if finetune is not None:
+        if base_checkpoint is None:
+            raise ValueError("fine-tuning needs the base model's checkpoint")
+        strategy: dict[str, Any] = {"method": finetune.method, "read_from": str(base_checkpoint)}
+        if finetune.method == "lora":
+            strategy["config"] = {"rank": finetune.rank, "alpha": finetune.alpha,
+                                  "target_modules": list(finetune.target_modules)}
+        training["finetune"] = strategy
+    return {
+        "seed": seed,
+        "device": device,
+        "base_precision": 32,
+        "architecture": {"name": "pet", "model": hypers.model_dump(), "training": training},
+        "training_set": dataset_section(splits["train"], with_stress=with_stress),
+        "validation_set": dataset_section(splits["val"], with_stress=with_stress),
+        "test_set": dataset_section(splits["test"], with_stress=with_stress),
+    }
+
+
+def llpr_options(
+    splits: dict[str, str | Path],
+    checkpoint: str | Path,
+    llpr: LlprSettings,
+    *,
+    seed: int,
+    device: str,
+    with_stress: bool = True,
+) -> dict[str, Any]:
+    """Options to wrap a trained PET in metatrain's LLPR: covariance of the last-layer
+    features on the training set, calibration on the validation set, and a last-layer
+    ensemble of ``num_ensemble_members`` weight sets."""
+    return {
+        "seed": seed,
+        "device": device,
+        "base_precision": 32,
+        "architecture": {
+            "name": "llpr",
+            "model": {"num_ensemble_members": {"energy": llpr.num_ensemble_members}},
+            "training": {"model_checkpoint": str(checkpoint), "batch_size": llpr.batch_size,
+                         "num_epochs": None, "num_workers": 0},
+        },
+        "training_set": dataset_section(splits["train"], with_stress=with_stress),
+        "validation_set": dataset_section(splits["val"], with_stress=with_stress),
+        "test_set": dataset_section(splits["test"], with_stress=with_stress),
+    }

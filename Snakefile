@@ -12,15 +12,22 @@ configfile: "config.yaml"
 
 include: "rules/common.smk"
 include: "rules/data.smk"
+include: "rules/models.smk"
 
 
 # Light rules run where Snakemake runs, not as cluster jobs.
 localrules:
     all,
     dataset_summary,
+    accuracy_benchmarks,
+    learning_curves,
+    rotational_discrepancy,
 
 
 rule all:
     default_target: True
     input:
         rules.dataset_summary.output,
+        rules.accuracy_benchmarks.output,
+        rules.learning_curves.output,
+        rules.rotational_discrepancy.output,

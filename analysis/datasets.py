@@ -58,7 +58,7 @@ def dataset_table(data_dir: Path, datasets: list[str]) -> tuple[pd.DataFrame, di
                 "n_train": entry["counts"]["train"],
                 "n_val": entry["counts"]["val"],
                 "n_test": entry["counts"]["test"],
-                "n_filtered_by_force": filtered[subset],
+                "n_filtered": filtered[subset],
                 "n_failed_labeling": failed[subset],
                 "atoms_per_structure_mean": float(np.mean(entry["sizes"])) if entry["sizes"] else np.nan,
                 "energy_per_atom_mean [eV/atom]": float(np.mean(epa)),

@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 
 def configure_threads(threads: int) -> None:
@@ -69,13 +70,81 @@ def cmd_split(args: argparse.Namespace) -> None:
     from petmad.io import read_extxyz, write_extxyz, write_json
 
     result = filter_and_split(read_extxyz(args.input), tuple(args.fractions),
-                              args.force_filter, args.seed)
+                              args.force_filter, args.seed, energy_threshold=args.energy_filter)
     for name, path in zip(SPLITS, args.outputs):
         write_extxyz(path, result.parts[name])
     write_json(args.report, {"counts": {k: len(v) for k, v in result.parts.items()},
                              "filtered": result.filtered})
     counts = ", ".join(f"{k} {len(v)}" for k, v in result.parts.items())
-    print(f"{counts}; {len(result.filtered)} dropped by the force filter")
+    print(f"{counts}; {len(result.filtered)} dropped by the filters")
+    for record in result.filtered:
+        print(f"  dropped structure {record['structure_index']} ({record['subset']}): "
+              f"{record['reason']}")
+
+
+def _splits(data_dir: str) -> dict[str, Path]:
+    return {name: Path(data_dir) / f"{name}.extxyz" for name in ("train", "val", "test")}
+
+
+def cmd_train_model(args: argparse.Namespace) -> None:
+    import logging
+
+    from petmad.config import TrainingSettings
+    from petmad.models.training import TrainRequest, publish, train
+
+    # metatrain reports epochs and metrics through logging: send them to the job's log.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stdout)
+    request = TrainRequest(
+        kind=args.kind,
+        splits=_splits(args.data_dir),
+        training=TrainingSettings.model_validate(args.training),
+        workdir=Path(args.workdir),
+        seed=args.seed,
+        device=args.device,
+        base_checkpoint=Path(args.base) if args.base else None,
+        import_checkpoint=Path(args.import_checkpoint) if args.import_checkpoint else None,
+        fraction=args.fraction,
+        llpr=not args.no_llpr,
+    )
+    result = train(request)
+    publish(result, Path(args.trained), Path(args.checkpoint), Path(args.exported))
+    print(f"{args.kind} model written to {args.exported}")
+    if args.evaluate:
+        from petmad.io import read_extxyz
+        from petmad.models.evaluate import load_calculator, predict, write_predictions
+
+        calculator = load_calculator(args.exported, device=request.device)
+        for data, output in args.evaluate:
+            write_predictions(output, predict(calculator, read_extxyz(data)))
+            print(f"predictions on {data} written to {output}")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from petmad.io import read_extxyz
+    from petmad.models.evaluate import load_calculator, predict, write_predictions
+
+    if len(args.data) != len(args.outputs):
+        raise ValueError("evaluate needs one output per data file")
+    calculator = load_calculator(args.model, device=args.device)
+    for data, output in zip(args.data, args.outputs):
+        predictions = predict(calculator, read_extxyz(data), progress=True)
+        write_predictions(output, predictions)
+        print(f"{data}: {len(predictions['energy'])} structures predicted, "
+              f"{int(predictions['skipped_unknown_species'])} skipped (species unknown to the model)")
+
+
+def cmd_rotations(args: argparse.Namespace) -> None:
+    from petmad.io import read_extxyz
+    from petmad.models.evaluate import load_calculator
+    from petmad.models.rotations import rotated_energies, write_rotated_energies
+
+    frames = read_extxyz(args.data)[: args.max_structures]
+    calculator = load_calculator(args.model, device=args.device)
+    energies = rotated_energies(calculator, frames, args.lebedev_order, args.rotations_per_axis,
+                                progress=True)
+    write_rotated_energies(args.output, energies, frames, args.lebedev_order,
+                           args.rotations_per_axis)
+    print(f"{len(frames)} structures x {energies.shape[1]} rotations")
 
 
 def cmd_schema(args: argparse.Namespace) -> None:
@@ -116,8 +185,48 @@ def build_parser() -> argparse.ArgumentParser:
     split.add_argument("--report", required=True, help="JSON with counts and filtered structures")
     split.add_argument("--fractions", type=float, nargs=3, default=(0.8, 0.1, 0.1))
     split.add_argument("--force-filter", type=_json, default={"default": 50.0})
+    split.add_argument("--energy-filter", type=float, default=None,
+                       help="drop energies off a composition fit by more than this (eV/atom)")
     split.add_argument("--seed", type=int, required=True)
     split.set_defaults(func=cmd_split)
+
+    model = commands.add_parser("train-model", help="train a PET, attach LLPR, export")
+    model.add_argument("--kind", choices=["pretrain", "bespoke", "lora", "full"], required=True)
+    model.add_argument("--data-dir", required=True, help="folder with train/val/test.extxyz")
+    model.add_argument("--training", type=_json, required=True, help="config 'training' (JSON)")
+    model.add_argument("--workdir", required=True, help="resumable work folder")
+    model.add_argument("--seed", type=int, required=True)
+    model.add_argument("--device", default="cpu")
+    model.add_argument("--base", help="pretrained PET checkpoint to fine-tune")
+    model.add_argument("--import-checkpoint", help="use this PET checkpoint instead of training")
+    model.add_argument("--fraction", type=float, default=1.0, help="share of the training set")
+    model.add_argument("--no-llpr", action="store_true", help="skip the uncertainty step")
+    model.add_argument("--trained", required=True, help="output: plain PET checkpoint")
+    model.add_argument("--checkpoint", required=True, help="output: final checkpoint")
+    model.add_argument("--exported", required=True, help="output: exported model (.pt)")
+    model.add_argument("--evaluate", nargs=2, action="append", metavar=("DATA", "OUTPUT"),
+                       help="then predict DATA (extxyz) into OUTPUT (.npz); repeatable")
+    model.add_argument("--threads", type=int, default=1)
+    model.set_defaults(func=cmd_train_model)
+
+    evaluate = commands.add_parser("evaluate", help="predict a labeled dataset with a model")
+    evaluate.add_argument("--model", required=True, help="exported .pt, or a SevenNet name")
+    evaluate.add_argument("--data", nargs="+", required=True, help="labeled extxyz files")
+    evaluate.add_argument("--outputs", nargs="+", required=True, help="one .npz per data file")
+    evaluate.add_argument("--device", default="cpu")
+    evaluate.add_argument("--threads", type=int, default=1)
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    rotations = commands.add_parser("rotations", help="energies over a Lebedev rotation grid")
+    rotations.add_argument("--model", required=True)
+    rotations.add_argument("--data", required=True)
+    rotations.add_argument("--output", required=True)
+    rotations.add_argument("--lebedev-order", type=int, default=9)
+    rotations.add_argument("--rotations-per-axis", type=int, default=4)
+    rotations.add_argument("--max-structures", type=int, default=50)
+    rotations.add_argument("--device", default="cpu")
+    rotations.add_argument("--threads", type=int, default=1)
+    rotations.set_defaults(func=cmd_rotations)
 
     schema = commands.add_parser("schema", help="print the configuration's JSON schema")
     schema.set_defaults(func=cmd_schema)

@@ -26,6 +26,17 @@ MODELS = ("pet-mad", "bespoke", "lora", "reference")
 ENGINES = ("sevennet", "gpaw", "emt", "file")
 MAD_SUBSETS = ("bulk", "rattled", "randcomp", "surface", "cluster", "2d", "molcrys", "molfrag")
 
+# Species each case study needs; the universal set must contain them all, since a PET
+# cannot be fine-tuned to species it was not trained on.
+SYSTEM_ELEMENTS = {
+    "lps": ("Li", "P", "S"),
+    "gaas": ("Ga", "As"),
+    "hea": ("Co", "Cr", "Fe", "Mn", "Ni"),
+    "water": ("H", "O"),
+    "succinic": ("H", "C", "O"),
+    "bto": ("Ba", "Ti", "O"),
+}
+
 SystemName = Literal["lps", "gaas", "hea", "water", "succinic", "bto"]
 ModelName = Literal["pet-mad", "bespoke", "lora", "reference"]
 EngineName = Literal["sevennet", "gpaw", "emt", "file"]
@@ -258,6 +269,11 @@ class DataSettings(Strict):
         description="drop structures whose largest force exceeds this, per subset name or "
         "'default' (paper IV.A: 100 eV/Å for rattled and random-composition, else 50)",
     )
+    energy_filter_eV_per_atom: float | None = Field(
+        10.0, gt=0, description="drop structures whose energy a least-squares composition "
+        "fit misses by more than this (eV/atom): reference-engine failures, not chemistry; "
+        "null keeps everything (the paper filters forces only)"
+    )
     mad: MadSettings = MadSettings()
     lps: LpsData = LpsData()
     gaas: GaasData = GaasData()
@@ -376,6 +392,11 @@ class TrainingSettings(Strict):
     max_rotation_structures: int = Field(
         50, ge=1, description="MAD test structures in the rotational benchmark"
     )
+    runtime_min: int = Field(240, ge=1, description="cluster runtime request per training job")
+    threads: int = Field(
+        8, ge=1, description="threads per training job (Snakemake caps at --cores; tiny "
+        "models train faster as parallel single-thread jobs)"
+    )
 
 
 # --------------------------------------------------------------------------- top level
@@ -395,6 +416,18 @@ class Config(Strict):
     labeling: LabelingSettings = LabelingSettings()
     data: DataSettings = DataSettings()
     training: TrainingSettings = TrainingSettings()
+
+    @model_validator(mode="after")
+    def _universal_set_covers_systems(self) -> "Config":
+        if self.training.base_model is None:
+            needed = {e for system in self.systems for e in SYSTEM_ELEMENTS[system]}
+            missing = sorted(needed - set(self.data.mad.elements))
+            if missing:
+                raise ValueError(
+                    f"data.mad.elements lacks {missing}, needed by the case studies "
+                    f"{self.systems}: the universal model must know every species"
+                )
+        return self
 
 
 def _key_path(location: tuple[Any, ...]) -> str:

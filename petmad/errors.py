@@ -4,6 +4,7 @@ these into one ``error:`` line and a non-zero exit; anything else is a bug."""
 from petmad.config import ConfigError
 from petmad.data.geometry import GeometryError
 from petmad.io import StructureFileError
+from petmad.models.training import ModelError
 from petmad.reference.engines import EngineUnavailable, LabelFileError
 from petmad.reference.labeling import LabelingError
 
@@ -13,6 +14,7 @@ EXPECTED_ERRORS: tuple[type[Exception], ...] = (
     GeometryError,
     LabelFileError,
     LabelingError,
+    ModelError,
     StructureFileError,
     FileNotFoundError,
 )

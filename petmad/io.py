@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,3 +68,28 @@ def write_json(path: str | Path, payload: Any) -> None:
 
 def read_json(path: str | Path) -> Any:
     return json.loads(Path(path).read_text())
+
+
+def resumable_directory(directory: str | Path, signature: str) -> Path:
+    """A work directory whose partial results a rerun may reuse, provided the work is the
+    same: when ``signature`` (a digest of inputs and settings) differs from the one stored
+    there, the stale contents are wiped first."""
+    directory = Path(directory)
+    marker = directory / "signature"
+    if directory.exists() and (not marker.exists() or marker.read_text() != signature):
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    if not marker.exists():
+        marker.write_text(signature)
+    return directory
+
+
+def digest(*parts: Any) -> str:
+    """A stable digest of JSON-serialisable values and file contents (Path objects)."""
+    hasher = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, Path):
+            hasher.update(part.read_bytes())
+        else:
+            hasher.update(json.dumps(part, sort_keys=True, default=str).encode())
+    return hasher.hexdigest()

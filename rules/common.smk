@@ -31,6 +31,10 @@ DATASETS = ["mad", *CFG.systems]
 
 wildcard_constraints:
     dataset="|".join(["mad", *SYSTEMS]),
+    system="|".join(SYSTEMS),
+    method="bespoke|lora|full",
+    fraction=r"[0-9.]+",
+    external=r"7net[-_A-Za-z0-9]+",
 
 
 def as_json(section):
@@ -44,3 +48,51 @@ def labeling_input(wildcards):
     if CFG.reference.engine == "file":
         return CFG.reference.file.path.format(dataset=wildcards.dataset)
     return f"data/{wildcards.dataset}/structures.extxyz"
+
+
+SYSTEM_MODEL_KINDS = ["bespoke", "lora"]
+# Universal potentials compared in the accuracy table, minus the one labeling the data.
+EXTERNAL_MODELS = [
+    name
+    for name in CFG.training.external_models
+    if not (CFG.reference.engine == "sevennet" and name == CFG.reference.sevennet.model)
+]
+
+
+def model_resources(wildcards, threads):
+    """Training and dynamics want a GPU where the config asks for one."""
+    return 1 if CFG.device in ("cuda", "auto") else 0
+
+
+def learning_curve_points():
+    """(system, method, fraction) of every extra training the learning curves need; the
+    full-data bespoke and LoRA models are the main ones, full fine-tuning needs its own."""
+    curves = CFG.training.learning_curves
+    points = []
+    for system in curves.systems:
+        if system not in CFG.systems:
+            continue
+        for method in curves.methods:
+            fractions = list(curves.fractions) + ([1.0] if method == "full" else [])
+            points += [(system, method, fraction) for fraction in fractions]
+    return points
+
+
+def accuracy_predictions():
+    """Every (model, dataset) prediction file the accuracy benchmarks read."""
+    files = [f"models/eval/pet-mad/{d}.npz" for d in DATASETS]
+    for system in CFG.systems:
+        files += [f"models/eval/{system}/{kind}/{system}.npz" for kind in SYSTEM_MODEL_KINDS]
+        files.append(f"models/eval/{system}/lora/mad.npz")  # retention (Table II)
+    files += [f"models/eval/external/{name}/{d}.npz" for name in EXTERNAL_MODELS for d in DATASETS]
+    return files
+
+
+def training_json(*sections):
+    """Only the training sections a rule uses, so that changing, say, the learning-curve
+    fractions does not retrain the main models (Snakemake reruns on params changes)."""
+    return json.dumps(
+        {name: getattr(CFG.training, name).model_dump(mode="json") for name in sections},
+        sort_keys=True,
+        separators=(",", ":"),
+    )

@@ -65,6 +65,11 @@ rule split:
     params:
         fractions=" ".join(str(f) for f in CFG.data.split),
         force_filter=json.dumps(CFG.data.force_filter_eV_A, sort_keys=True),
+        energy_filter=(
+            f"--energy-filter {CFG.data.energy_filter_eV_per_atom}"
+            if CFG.data.energy_filter_eV_per_atom
+            else ""
+        ),
         seed=CFG.seed,
     log:
         "logs/split/{dataset}.log",
@@ -80,6 +85,7 @@ rule split:
         "python -m petmad split --input {input} "
         "--outputs {output.train} {output.val} {output.test} --report {output.report} "
         "--fractions {params.fractions} --force-filter {params.force_filter:q} "
+        "{params.energy_filter} "
         "--seed {params.seed} > {log} 2>&1"
 
 

@@ -169,3 +169,10 @@ def test_restricted_elements_still_build_inorganic_subsets() -> None:
     structures = mad.build_mad(settings, seed=0)
     assert len(structures) == 3 * len(inorganic)
     assert {s for atoms in structures for s in atoms.get_chemical_symbols()} <= {"Cu", "Ni"}
+
+
+def test_every_element_appears_in_the_bulk_subset():
+    settings = MadSettings(counts={"bulk": 50}, max_atoms=24)
+    frames = mad.build_mad(settings, seed=5)
+    seen = {symbol for atoms in frames for symbol in atoms.get_chemical_symbols()}
+    assert set(settings.elements) <= seen

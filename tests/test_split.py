@@ -48,3 +48,35 @@ def test_adding_a_subset_leaves_other_splits_alone():
     two = filter_and_split(more, (0.8, 0.1, 0.1), {"default": 50.0}, seed=1)
     ids = lambda part: [a.info["structure_index"] for a in part if a.info["subset"] == "a"]
     assert ids(one.parts["test"]) == ids(two.parts["test"])
+
+
+def test_species_unseen_in_training_move_to_training():
+    frames = [labeled("a", i, 1.0) for i in range(20)]
+    odd = Atoms("HeH", positions=[[0, 0, 0], [0, 0, 1.0]])
+    odd.info.update(subset="b", structure_index=99)
+    frames += [attach_labels(odd, -1.0, np.zeros((2, 3)), nan_stress())]
+    frames += [labeled("b", 100 + i, 1.0) for i in range(9)]
+    for seed in range(5):
+        result = filter_and_split(frames, (0.8, 0.1, 0.1), {"default": 50.0}, seed=seed)
+        train_ids = [a.info["structure_index"] for a in result.parts["train"]]
+        assert 99 in train_ids
+        assert sum(len(p) for p in result.parts.values()) == len(frames)
+
+
+def test_energy_outliers_are_dropped_with_their_reason():
+    rng = np.random.default_rng(0)
+    frames = []
+    for i in range(40):
+        atoms = Atoms("H2O", positions=[[0, 0, 0], [0, 0, 1.0], [1.0, 0, 0]]) if i % 2 else \
+            Atoms("O2", positions=[[0, 0, 0], [0, 0, 1.2]])
+        energy = -3.0 * (atoms.numbers == 1).sum() - 5.0 * (atoms.numbers == 8).sum()
+        atoms.info.update(subset="mol", structure_index=i)
+        frames.append(attach_labels(atoms, energy + rng.normal(0, 0.1), np.zeros((len(atoms), 3)),
+                                    nan_stress()))
+    frames[7] = attach_labels(frames[7], 1000.0 * len(frames[7]), np.zeros((3, 3)), nan_stress())
+    result = filter_and_split(frames, (0.8, 0.1, 0.1), {"default": 50.0}, seed=0,
+                              energy_threshold=10.0)
+    assert [f["structure_index"] for f in result.filtered] == [7]
+    assert "composition fit" in result.filtered[0]["reason"]
+    kept = filter_and_split(frames, (0.8, 0.1, 0.1), {"default": 50.0}, seed=0)
+    assert not kept.filtered

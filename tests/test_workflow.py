@@ -44,6 +44,31 @@ def test_smoke_preset_builds_every_dataset(smoke_run):
             assert (workdir / "data" / dataset / f"{part}.extxyz").stat().st_size > 0
 
 
+def test_smoke_preset_trains_and_benchmarks_every_model(smoke_run):
+    _, workdir = smoke_run
+    results = workdir / "results"
+    accuracy = pd.read_csv(results / "accuracy.csv")
+    overall = accuracy[accuracy["subset"] == "all"]
+    assert set(overall["family"]) == {"pet-mad", "bespoke", "lora", "external"}
+    assert set(overall.loc[overall["family"] == "pet-mad", "dataset"]) == {"mad", *SYSTEMS}
+    assert set(overall.loc[overall["family"] == "bespoke", "system"]) == set(SYSTEMS)
+    assert overall["forces_mae [meV/Å]"].notna().all()
+    retention = pd.read_csv(results / "lora_retention.csv")
+    assert sorted(retention["system"]) == sorted(SYSTEMS)
+    curves = pd.read_csv(results / "learning_curves.csv")
+    assert set(curves["method"]) >= {"full", "bespoke", "lora", "pet-mad"}
+    rotations = pd.read_csv(results / "rotational_discrepancy.csv")
+    assert "all" in set(rotations["subset"])
+    for figure in ("accuracy.pdf", "uq_calibration.pdf", "learning_curves.pdf"):
+        assert (results / figure).stat().st_size > 10_000
+    for system in SYSTEMS:
+        for kind in ("bespoke", "lora"):
+            assert (workdir / "models" / system / f"{kind}.pt").exists()
+    assert (workdir / "models" / "pet-mad.pt").exists()
+    options = (workdir / "models" / "work" / "gaas" / "lora" / "train" / "options.yaml").read_text()
+    assert "method: lora" in options  # written beside the model for rerunning by hand
+
+
 def test_rerun_with_nothing_changed_does_nothing(smoke_run):
     root, workdir = smoke_run
     result = snakemake(root, workdir, "all", "-n")
@@ -65,12 +90,19 @@ def test_changing_one_system_reruns_only_its_jobs(smoke_run):
     assert jobs == {"build_structures": 1, "label": 1, "split": 1}
 
 
-def test_a_target_builds_only_what_it_needs(tmp_path, root):
-    result = snakemake(root, tmp_path, "data/gaas/train.extxyz", "-n", "--quiet", "rules")
+def planned_jobs(root, workdir, target):
+    result = snakemake(root, workdir, target, "-n", "--quiet", "rules")
     assert result.returncode == 0, result.stderr
-    counts = {line.split()[0]: line.split()[1] for line in result.stdout.splitlines() if line.split()}
-    assert counts.get("build_structures") == "1" and counts.get("label") == "1"
-    assert "dataset_summary" not in counts
+    return {line.split()[0]: int(line.split()[1]) for line in result.stdout.splitlines()
+            if len(line.split()) == 2 and line.split()[1].isdigit()}
+
+
+def test_a_target_builds_only_what_it_needs(tmp_path, root):
+    jobs = planned_jobs(root, tmp_path, "data/gaas/train.extxyz")
+    assert jobs == {"build_structures": 1, "label": 1, "split": 1, "total": 3}
+    jobs = planned_jobs(root, tmp_path, "models/gaas/lora.pt")
+    assert jobs == {"build_structures": 2, "label": 2, "split": 2, "train_pet_mad": 1,
+                    "train_lora_model": 1, "total": 8}
 
 
 @pytest.mark.parametrize("preset", ["config.yaml", "presets/smoke.yaml", "presets/paper.yaml"])

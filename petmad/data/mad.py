@@ -91,8 +91,14 @@ def build_mad(settings: MadSettings, seed: int) -> list[Atoms]:
         if count == 0:
             continue
         draw = _SUBSET_DRAWS[subset](settings)
+        draws = [draw] * count
+        if subset == "bulk":
+            # Every element first, so models trained on this set know every species
+            # (fine-tuning cannot add species to a PET).
+            covering = [_element_draw(symbol, settings) for symbol in settings.elements]
+            draws = covering[:count] + draws[len(covering):]
         rng = np.random.default_rng([seed, index])
-        structures.extend(_valid_structure(subset, draw, rng, settings) for _ in range(count))
+        structures.extend(_valid_structure(subset, d, rng, settings) for d in draws)
     return structures
 
 
@@ -214,6 +220,27 @@ def _random_crystal(rng: np.random.Generator, settings: MadSettings) -> Atoms:
     crystal.symbols = [substitution[s] for s in crystal.get_chemical_symbols()]
     crystal = scale_to_contact(crystal, rng.uniform(*CONTACT_TARGET))
     return _tagged(crystal, f"{name} {formula.format(*species)}")
+
+
+def _element_draw(symbol: str, settings: MadSettings) -> Draw:
+    """A crystal containing ``symbol``: its ASE reference state when there is one, else
+    a rocksalt cell with a random partner scaled to covalent contact."""
+
+    def draw(rng: np.random.Generator) -> Atoms:
+        if symbol in _reference_state_elements(tuple(settings.elements)):
+            structure = reference_states[atomic_numbers[symbol]]["symmetry"]
+            crystal = _tagged(bulk(symbol), f"{symbol} {structure} (ASE reference state)")
+        else:
+            partner = _pick(rng, [e for e in settings.elements if e != symbol] or [symbol])
+            crystal = bulk("NaCl", "rocksalt", a=5.0)
+            crystal.symbols = [symbol if s == "Na" else partner for s in crystal.get_chemical_symbols()]
+            crystal = scale_to_contact(crystal, rng.uniform(*CONTACT_TARGET))
+            crystal = _tagged(crystal, f"rocksalt {symbol}{partner}")
+        if len(crystal) > settings.max_atoms:
+            raise _Redraw(f"{crystal.info['source']} has more than {settings.max_atoms} atoms")
+        return _repeat_small_cell(crystal, settings.max_atoms)
+
+    return draw
 
 
 def _repeat_small_cell(atoms: Atoms, max_atoms: int) -> Atoms:

@@ -38,26 +38,65 @@ def split_counts(n: int, fractions: tuple[float, float, float]) -> tuple[int, in
     return n - n_val - n_test, n_val, n_test
 
 
+def composition_residuals(frames: list[Atoms], keep: np.ndarray) -> np.ndarray:
+    """Energy per atom minus a least-squares fit of per-species energies (fitted on
+    ``keep``), for every structure."""
+    species = sorted({int(z) for atoms in frames for z in atoms.numbers})
+    counts = np.array([[np.count_nonzero(atoms.numbers == z) for z in species] for atoms in frames],
+                      dtype=float)
+    energies = np.array([atoms.get_potential_energy() for atoms in frames])
+    mu, *_ = np.linalg.lstsq(counts[keep], energies[keep], rcond=None)
+    return (energies - counts @ mu) / counts.sum(axis=1)
+
+
+def energy_outliers(frames: list[Atoms], threshold: float, max_rounds: int = 5) -> np.ndarray:
+    """Structures whose energy a composition fit misses by more than ``threshold`` eV/atom.
+
+    Such labels are failures of the reference engine (a potential extrapolating far out
+    of its domain gave +1000 eV/atom with small forces), not chemistry.  The fit is
+    repeated without the outliers until the set is stable."""
+    outlier = np.zeros(len(frames), dtype=bool)
+    if not frames:
+        return outlier
+    for _ in range(max_rounds):
+        updated = np.abs(composition_residuals(frames, ~outlier)) > threshold
+        if np.array_equal(updated, outlier):
+            break
+        outlier = updated
+    return outlier
+
+
 def filter_and_split(
     frames: list[Atoms],
     fractions: tuple[float, float, float],
     thresholds: dict[str, float],
     seed: int,
+    energy_threshold: float | None = None,
 ) -> SplitResult:
-    """Drop structures whose largest force exceeds their subset's threshold, then shuffle
-    each subset separately and cut it 80/10/10 (fractions from config); merge the subsets
-    in order of first appearance."""
+    """Drop structures whose largest force exceeds their subset's threshold (paper II.A)
+    or whose energy is an outlier (``energy_threshold`` eV/atom), then shuffle each subset
+    separately and cut it 80/10/10 (fractions from config); merge the subsets in order of
+    first appearance."""
     by_subset: dict[str, list[Atoms]] = defaultdict(list)
     filtered = []
+    kept = []
     for atoms in frames:
         subset = str(atoms.info.get("subset", "all"))
         force = max_force(atoms)
         limit = force_threshold(subset, thresholds)
         if force > limit:
-            filtered.append({"structure_index": atoms.info.get("structure_index"),
-                             "subset": subset, "max_force_eV_A": force, "threshold_eV_A": limit})
-            continue
-        by_subset[subset].append(atoms)
+            filtered.append({"structure_index": atoms.info.get("structure_index"), "subset": subset,
+                             "reason": f"max force {force:.4g} eV/Å > {limit:g}"})
+        else:
+            kept.append(atoms)
+    outliers = energy_outliers(kept, energy_threshold) if energy_threshold else np.zeros(len(kept), bool)
+    for atoms, outlier in zip(kept, outliers):
+        subset = str(atoms.info.get("subset", "all"))
+        if outlier:
+            filtered.append({"structure_index": atoms.info.get("structure_index"), "subset": subset,
+                             "reason": f"energy off a composition fit by > {energy_threshold:g} eV/atom"})
+        else:
+            by_subset[subset].append(atoms)
 
     parts: dict[str, list[Atoms]] = {name: [] for name in SPLITS}
     for subset, members in by_subset.items():
@@ -69,4 +108,17 @@ def filter_and_split(
                   "test": (n_train + n_val, len(members))}
         for name, (start, stop) in bounds.items():
             parts[name].extend(members[i] for i in order[start:stop])
-    return SplitResult(parts, filtered)
+    return SplitResult(_cover_species(parts), filtered)
+
+
+def _cover_species(parts: dict[str, list[Atoms]]) -> dict[str, list[Atoms]]:
+    """Move validation/test structures with a species absent from training into training:
+    a model cannot predict (nor be fine-tuned to) species it never saw."""
+    known = {z for atoms in parts["train"] for z in atoms.numbers}
+    for name in ("val", "test"):
+        for atoms in list(parts[name]):
+            if not set(atoms.numbers) <= known:
+                parts[name].remove(atoms)
+                parts["train"].append(atoms)
+                known |= set(atoms.numbers)
+    return parts

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from petmad.config import FinetuneSettings, LlprSettings, PetHypers, TrainerSettings
+from petmad.config import FinetuneSettings, LlprSettings, TrainerSettings
 
 
 def dataset_section(path: str | Path, *, with_stress: bool = True) -> dict[str, Any]:
@@ -31,7 +31,7 @@ def loss_section(trainer: TrainerSettings, *, with_stress: bool = True) -> dict[
 
 def pet_options(
     splits: dict[str, str | Path],
-    hypers: PetHypers,
+    model_hypers: dict[str, Any],
     trainer: TrainerSettings,
     *,
     seed: int,
@@ -40,7 +40,8 @@ def pet_options(
     base_checkpoint: str | Path | None = None,
     with_stress: bool = True,
 ) -> dict[str, Any]:
-    """Options to train a PET from scratch, or to fine-tune ``base_checkpoint``."""
+    """Options to train a PET from scratch, or to fine-tune ``base_checkpoint`` (whose
+    architecture ``model_hypers`` must then repeat)."""
     training: dict[str, Any] = {
         "num_epochs": trainer.num_epochs,
         "batch_size": trainer.batch_size,
@@ -62,10 +63,11 @@ def pet_options(
         "seed": seed,
         "device": device,
         "base_precision": 32,
-        "architecture": {"name": "pet", "model": hypers.model_dump(), "training": training},
+        "architecture": {"name": "pet", "model": dict(model_hypers), "training": training},
         "training_set": dataset_section(splits["train"], with_stress=with_stress),
         "validation_set": dataset_section(splits["val"], with_stress=with_stress),
-        "test_set": dataset_section(splits["test"], with_stress=with_stress),
+        # Test sets are evaluated by the workflow's own accuracy step, on every model.
+        "test_set": 0.0,
     }
 
 
@@ -93,5 +95,5 @@ def llpr_options(
         },
         "training_set": dataset_section(splits["train"], with_stress=with_stress),
         "validation_set": dataset_section(splits["val"], with_stress=with_stress),
-        "test_set": dataset_section(splits["test"], with_stress=with_stress),
+        "test_set": 0.0,
     }

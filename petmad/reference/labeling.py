@@ -21,7 +21,14 @@ from typing import Any
 from ase import Atoms
 from tqdm import tqdm
 
-from petmad.io import atomic_path, read_extxyz, read_json, write_extxyz, write_json
+from petmad.io import (
+    atomic_path,
+    read_extxyz,
+    read_json,
+    resumable_directory,
+    write_extxyz,
+    write_json,
+)
 from petmad.reference.engines import ReferenceEngine
 
 
@@ -78,13 +85,7 @@ class ChunkStore:
     """Finished chunks on disk: ``NNNNN.extxyz`` (labeled) and ``NNNNN.failed.json``."""
 
     def __init__(self, directory: Path, signature: str):
-        self.directory = directory
-        marker = directory / "signature"
-        if directory.exists() and (not marker.exists() or marker.read_text() != signature):
-            shutil.rmtree(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        if not marker.exists():
-            marker.write_text(signature)
+        self.directory = resumable_directory(directory, signature)
 
     def _paths(self, chunk: int) -> tuple[Path, Path]:
         return self.directory / f"{chunk:05d}.extxyz", self.directory / f"{chunk:05d}.failed.json"

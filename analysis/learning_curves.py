@@ -1,0 +1,78 @@
+"""Learning curves: test force error vs training-set fraction for bespoke training, LoRA
+and full fine-tuning, with the universal model's error as a line (paper S10)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.accuracy import COLOURS, errors, load_predictions
+from analysis.metrics import mae
+from petmad.io import atomic_path
+
+METHOD_COLOURS = {**COLOURS, "full": "tab:green"}
+
+
+def learning_curve_table(eval_dir: Path, systems: list[str]) -> pd.DataFrame:
+    rows = []
+    for system in systems:
+        points = [(m, 1.0, eval_dir / system / m / f"{system}.npz") for m in ("bespoke", "lora")]
+        for path in sorted((eval_dir / "lc" / system).glob(f"*/{system}.npz")):
+            method, fraction = path.parent.name.rsplit("-", 1)
+            points.append((method, float(fraction), path))
+        points.append(("pet-mad", float("nan"), eval_dir / "pet-mad" / f"{system}.npz"))
+        for method, fraction, path in points:
+            if path.exists():
+                errs = errors(load_predictions(path))
+                rows.append({"system": system, "method": method, "train_fraction": fraction,
+                             "forces_mae [meV/Å]": mae(errs["forces"]),
+                             "energy_mae [meV/atom]": mae(errs["energy"])})
+    return pd.DataFrame(rows).sort_values(["system", "method", "train_fraction"])
+
+
+def learning_curve_figure(table: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    systems = list(dict.fromkeys(table["system"]))
+    fig, axes = plt.subplots(1, max(1, len(systems)), figsize=(5 * max(1, len(systems)), 4),
+                             squeeze=False)
+    for ax, system in zip(axes[0], systems):
+        rows = table[table["system"] == system]
+        for method, group in rows.groupby("method"):
+            if method == "pet-mad":
+                ax.axhline(group["forces_mae [meV/Å]"].iloc[0], color="black", ls="--",
+                           label="pet-mad")
+            else:
+                ax.loglog(group["train_fraction"], group["forces_mae [meV/Å]"], "o-",
+                          color=METHOD_COLOURS.get(method), label=method)
+        ax.set_xlabel("fraction of the training set")
+        ax.set_ylabel("test force MAE (meV/Å)")
+        ax.set_title(system)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--eval-dir", type=Path, required=True)
+    parser.add_argument("--systems", nargs="*", default=[])
+    parser.add_argument("--figure", type=Path, required=True)
+    parser.add_argument("--table", type=Path, required=True)
+    args = parser.parse_args(argv)
+    table = learning_curve_table(args.eval_dir, args.systems)
+    with atomic_path(args.table) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.6g")
+    with atomic_path(args.figure) as tmp:
+        learning_curve_figure(table, tmp)
+    print(table.to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()

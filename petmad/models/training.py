@@ -1,0 +1,220 @@
+"""Train one model end to end: PET training (from scratch, fine-tuning, or an imported
+checkpoint) → LoRA merge → LLPR uncertainty with a last-layer ensemble → export.
+
+Every step works in its own folder under the model's work directory and is skipped when
+its result is already there, so a killed job resumes: metatrain restarts from its newest
+``model_<epoch>.ckpt``, finished steps are not redone.  A change of inputs or settings
+(the folder's signature) wipes the stale work first.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Literal
+
+import numpy as np
+import yaml
+
+from petmad.config import TrainingSettings
+from petmad.io import atomic_path, digest, read_extxyz, resumable_directory, write_extxyz
+from petmad.models.options import llpr_options, pet_options
+
+Kind = Literal["pretrain", "bespoke", "lora", "full"]
+log = logging.getLogger("petmad.models")
+
+
+class ModelError(RuntimeError):
+    """A base model is missing or unusable, or training cannot start."""
+
+
+@dataclass
+class TrainRequest:
+    kind: Kind
+    splits: dict[str, Path]
+    training: TrainingSettings
+    workdir: Path
+    seed: int
+    device: str = "cpu"
+    base_checkpoint: Path | None = None  # fine-tuning: the pretrained PET
+    import_checkpoint: Path | None = None  # pretrain: bring your own model instead
+    fraction: float = 1.0  # share of the training set (learning curves)
+    llpr: bool = True
+
+
+@dataclass
+class TrainedModel:
+    trained_checkpoint: Path  # plain PET (merged when LoRA): the base for fine-tuning
+    checkpoint: Path  # final checkpoint (LLPR-wrapped unless llpr=False)
+    exported: Path  # TorchScript model for simulations
+
+
+def resolve_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@contextmanager
+def _inside(directory: Path) -> Iterator[None]:
+    previous = Path.cwd()
+    os.chdir(directory)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+def newest_checkpoint(directory: Path) -> Path | None:
+    """metatrain's latest intermediate checkpoint ``model_<epoch>.ckpt``, if any."""
+    candidates = [(int(p.stem.split("_")[1]), p) for p in directory.glob("model_*.ckpt")
+                  if p.stem.split("_")[1].isdigit()]
+    return max(candidates)[1] if candidates else None
+
+
+def run_metatrain(options: dict[str, Any], directory: Path) -> Path:
+    """Run ``mtt train`` in-process in ``directory`` (resuming if it can); return the
+    final checkpoint.  The options are written there first, for rerunning by hand."""
+    from metatrain.cli.train import train_model
+    from omegaconf import OmegaConf
+
+    final = directory / "model.ckpt"
+    if (directory / "done").exists():
+        return final
+    (directory / "options.yaml").write_text(yaml.safe_dump(options, sort_keys=False))
+    restart = newest_checkpoint(directory)
+    if restart is not None:
+        log.info("resuming from %s", restart)
+    with _inside(directory):
+        train_model(OmegaConf.create(options), output="model.pt", checkpoint_dir=".",
+                    restart_from=str(restart.name) if restart else None)
+    (directory / "done").touch()
+    return final
+
+
+def read_pet_checkpoint(path: Path) -> dict[str, Any]:
+    """A metatrain PET checkpoint, or one clear error saying why ``path`` is not one."""
+    import metatomic.torch  # noqa: F401  (registers the classes checkpoints refer to)
+    import torch
+
+    if not path.is_file():
+        raise ModelError(f"base model checkpoint '{path}' does not exist")
+    try:
+        checkpoint = torch.load(path, weights_only=False, map_location="cpu")
+    except Exception as exc:  # torch raises several types for corrupt files
+        raise ModelError(f"'{path}' is not a readable metatrain checkpoint: {exc}") from exc
+    if not isinstance(checkpoint, dict) or checkpoint.get("architecture_name") != "pet":
+        found = checkpoint.get("architecture_name") if isinstance(checkpoint, dict) else None
+        raise ModelError(f"'{path}' is not a PET checkpoint (architecture: {found!r})")
+    return checkpoint
+
+
+def _subsample(frames_path: Path, fraction: float, seed: int, target: Path) -> Path:
+    frames = read_extxyz(frames_path)
+    keep = max(1, int(round(fraction * len(frames))))
+    chosen = np.sort(np.random.default_rng(seed).permutation(len(frames))[:keep])
+    write_extxyz(target, [frames[i] for i in chosen])
+    return target
+
+
+def _with_stress(path: Path) -> bool:
+    """Stress is trained on only when some training structure carries a finite one."""
+    return any(
+        atoms.pbc.all() and np.isfinite(atoms.get_stress()).all() for atoms in read_extxyz(path)
+    )
+
+
+def _batch_size(requested: int, *paths: Path) -> int:
+    # metatrain refuses batches larger than a dataset: small presets shrink them.
+    return max(1, min([requested] + [len(read_extxyz(p)) for p in paths]))
+
+
+def train(request: TrainRequest) -> TrainedModel:
+    """Run every step for one model inside ``request.workdir``; return the results."""
+    settings = request.training
+    device = resolve_device(request.device)
+    signature = digest(request.kind, settings.model_dump(mode="json"), request.seed,
+                       request.fraction, request.llpr, device,
+                       *[request.splits[k] for k in ("train", "val", "test")],
+                       request.base_checkpoint or "", request.import_checkpoint or "")
+    work = resumable_directory(request.workdir, signature)
+    # metatrain runs inside the work folders: every path it reads must be absolute.
+    splits = {name: path.resolve() for name, path in request.splits.items()}
+    base = request.base_checkpoint.resolve() if request.base_checkpoint else None
+    if request.fraction < 1.0:
+        subset = work / "train_subset.extxyz"
+        if not subset.exists():
+            _subsample(splits["train"], request.fraction, request.seed, subset)
+        splits["train"] = subset.resolve()
+    with_stress = _with_stress(splits["train"])
+
+    # 1. the PET itself
+    if request.import_checkpoint is not None:
+        read_pet_checkpoint(request.import_checkpoint)
+        trained = work / "imported.ckpt"
+        shutil.copyfile(request.import_checkpoint, trained)
+    else:
+        trainer = {"pretrain": settings.pretrain, "bespoke": settings.bespoke}.get(
+            request.kind, settings.finetune)
+        trainer = trainer.model_copy(
+            update={"batch_size": _batch_size(trainer.batch_size, splits["train"], splits["val"])})
+        finetune, model_hypers = None, settings.pet.model_dump()
+        if request.kind in ("lora", "full"):
+            if base is None:
+                raise ModelError(f"'{request.kind}' fine-tuning needs a base checkpoint")
+            # The architecture is the base model's, whatever the config says.
+            model_hypers = read_pet_checkpoint(base)["model_data"]["model_hypers"]
+            finetune = settings.finetune.model_copy(update={"method": request.kind})
+        options = pet_options(splits, model_hypers, trainer, seed=request.seed, device=device,
+                              finetune=finetune, base_checkpoint=base,
+                              with_stress=with_stress)
+        (work / "train").mkdir(exist_ok=True)
+        trained = run_metatrain(options, work / "train")
+
+    # 2. LoRA adapters folded into the weights (LLPR cannot reload adapters)
+    if request.kind == "lora":
+        from petmad.models.lora import merge_lora_checkpoint
+
+        merged = work / "merged.ckpt"
+        if not merged.exists():
+            count = merge_lora_checkpoint(trained, merged)
+            log.info("merged %d LoRA layers", count)
+        trained = merged
+
+    if not request.llpr:
+        exported = work / "plain.pt"
+        if not exported.exists():
+            export_checkpoint(trained, exported)
+        return TrainedModel(trained, trained, exported)
+
+    # 3. LLPR uncertainty and last-layer ensemble, calibrated on the validation set
+    llpr = settings.llpr.model_copy(
+        update={"batch_size": _batch_size(settings.llpr.batch_size, splits["train"], splits["val"])})
+    (work / "llpr").mkdir(exist_ok=True)
+    options = llpr_options(splits, trained.resolve(), llpr, seed=request.seed, device=device,
+                           with_stress=with_stress)
+    checkpoint = run_metatrain(options, work / "llpr")
+    return TrainedModel(trained, checkpoint, work / "llpr" / "model.pt")
+
+
+def export_checkpoint(checkpoint: Path, target: Path) -> None:
+    """TorchScript export of a checkpoint (what ``mtt export`` does)."""
+    from metatrain.utils.io import load_model
+
+    model = load_model(str(checkpoint))
+    with atomic_path(target) as tmp:
+        model.export().save(str(tmp))
+
+
+def publish(result: TrainedModel, trained: Path, checkpoint: Path, exported: Path) -> None:
+    """Copy a model's files to their workflow paths, each atomically."""
+    for source, target in ((result.trained_checkpoint, trained), (result.checkpoint, checkpoint),
+                           (result.exported, exported)):
+        with atomic_path(target) as tmp:
+            shutil.copyfile(source, tmp)

@@ -1,0 +1,162 @@
+"""Models stage on a tiny PET trained here on EMT labels: LoRA, merging, LLPR ensemble,
+checkpoint errors."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from ase.build import bulk
+
+from petmad.config import TrainingSettings
+from petmad.io import read_extxyz, write_extxyz
+from petmad.models.lora import load_pet_checkpoint, merge_lora_checkpoint, merge_lora_layers
+from petmad.models.training import ModelError, TrainRequest, read_pet_checkpoint, train
+from petmad.reference.engines import EmtEngine
+
+TINY = {
+    "pet": {"d_pet": 8, "d_head": 8, "d_node": 8, "d_feedforward": 8, "num_heads": 2,
+            "cutoff": 4.0},
+    "pretrain": {"num_epochs": 2, "batch_size": 4, "checkpoint_interval": 1},
+    "finetune": {"num_epochs": 2, "batch_size": 4, "checkpoint_interval": 1, "rank": 2,
+                 "learning_rate": 0.05},
+    "llpr": {"num_ensemble_members": 64, "batch_size": 4},
+}
+
+
+def emt_split(folder, seed, n=12):
+    rng = np.random.default_rng(seed)
+    frames = []
+    for i in range(n):
+        atoms = bulk(["Cu", "Ni"][i % 2], "fcc", a=3.55 + 0.03 * (i % 4), cubic=True)
+        atoms.positions += rng.normal(scale=0.08, size=atoms.positions.shape)
+        atoms.info["subset"] = "bulk"
+        frames.append(EmtEngine().compute(atoms))
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, part in (("train", frames[:8]), ("val", frames[8:10]), ("test", frames[10:])):
+        write_extxyz(folder / f"{name}.extxyz", part)
+    return {name: folder / f"{name}.extxyz" for name in ("train", "val", "test")}
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("models")
+    settings = TrainingSettings.model_validate(TINY)
+    base = train(TrainRequest(kind="pretrain", splits=emt_split(root / "mad", 0),
+                              training=settings, workdir=root / "work" / "base", seed=1))
+    system_splits = emt_split(root / "system", 1)
+    lora = train(TrainRequest(kind="lora", splits=system_splits, training=settings,
+                              workdir=root / "work" / "lora", seed=1,
+                              base_checkpoint=base.trained_checkpoint))
+    return {"root": root, "base": base, "lora": lora, "splits": system_splits}
+
+
+def test_lora_trains_only_adapters_and_changes_predictions(models):
+    from metatrain.pet.modules.finetuning import LoRALinear
+
+    unmerged = models["root"] / "work" / "lora" / "train" / "model.ckpt"
+    model = load_pet_checkpoint(unmerged)
+    assert any(isinstance(m, LoRALinear) for m in model.modules())
+    trainable = {name for name, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in name for name in trainable)
+
+    base = torch.load(models["base"].trained_checkpoint, weights_only=False)["best_model_state_dict"]
+    tuned = torch.load(unmerged, weights_only=False)["best_model_state_dict"]
+    frozen = [k for k in tuned if k.startswith("backend.") and "lora_" not in k]
+    assert frozen
+    for key in frozen:
+        original = key.replace(".linear.", ".") if key not in base else key
+        torch.testing.assert_close(tuned[key], base[original], rtol=0, atol=0)
+
+    base_energy = _energies(models["base"].exported, models["splits"]["test"])
+    lora_energy = _energies(models["lora"].exported, models["splits"]["test"])
+    assert np.max(np.abs(base_energy - lora_energy)) > 1e-4
+
+
+def test_merged_lora_predicts_like_unmerged(models, tmp_path):
+    unmerged = models["root"] / "work" / "lora" / "train" / "model.ckpt"
+    merged = tmp_path / "merged.ckpt"
+    assert merge_lora_checkpoint(unmerged, merged) > 0
+
+    with_adapters = load_pet_checkpoint(unmerged)
+    exported_unmerged = tmp_path / "unmerged.pt"
+    with_adapters.export().save(str(exported_unmerged))
+    exported_merged = tmp_path / "merged.pt"
+    load_pet_checkpoint(merged).export().save(str(exported_merged))
+    np.testing.assert_allclose(_energies(exported_merged, models["splits"]["test"]),
+                               _energies(exported_unmerged, models["splits"]["test"]),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_merge_is_exact_on_a_single_layer():
+    from metatrain.pet.modules.finetuning import LoRALinear
+
+    torch.manual_seed(0)
+    holder = torch.nn.Sequential(LoRALinear(torch.nn.Linear(5, 3), rank=2, alpha=0.5))
+    x = torch.randn(7, 5)
+    expected = holder(x).detach()
+    assert merge_lora_layers(holder) == 1
+    assert isinstance(holder[0], torch.nn.Linear)
+    torch.testing.assert_close(holder(x).detach(), expected, rtol=1e-6, atol=1e-6)
+
+
+def test_ensemble_mean_matches_prediction(models):
+    """Members are the trained last layer plus Gaussian noise: their mean sits within a
+    few standard errors (σ / sqrt(M)) of the model's own prediction."""
+    from metatomic.torch import ModelOutput
+    from metatomic_ase import MetatomicCalculator
+
+    calculator = MetatomicCalculator(str(models["lora"].exported))
+    outputs = {k: ModelOutput(per_atom=False) for k in ("energy", "energy_ensemble", "energy_uncertainty")}
+    for atoms in read_extxyz(models["splits"]["test"]) + read_extxyz(models["splits"]["val"]):
+        result = calculator.run_model(atoms, outputs)
+        energy = float(result["energy"].block().values[0, 0])
+        members = result["energy_ensemble"].block().values[0].detach().numpy()
+        sigma = float(result["energy_uncertainty"].block().values[0, 0])
+        assert members.shape == (64,)
+        assert sigma > 0
+        assert abs(members.mean() - energy) < 5 * members.std() / np.sqrt(len(members)) + 1e-6
+
+
+def test_corrupt_or_foreign_checkpoints_are_refused(tmp_path):
+    garbage = tmp_path / "garbage.ckpt"
+    garbage.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(ModelError, match="not a readable metatrain checkpoint"):
+        read_pet_checkpoint(garbage)
+    foreign = tmp_path / "foreign.ckpt"
+    torch.save({"architecture_name": "soap_bpnn"}, foreign)
+    with pytest.raises(ModelError, match="not a PET checkpoint.*soap_bpnn"):
+        read_pet_checkpoint(foreign)
+    with pytest.raises(ModelError, match="does not exist"):
+        read_pet_checkpoint(tmp_path / "absent.ckpt")
+
+
+def test_cli_reports_a_bad_base_model_in_one_line(tmp_path, root):
+    splits = emt_split(tmp_path / "data", 2, n=10)
+    garbage = tmp_path / "published.ckpt"
+    garbage.write_bytes(b"\x00" * 64)
+    result = subprocess.run(
+        [sys.executable, "-m", "petmad", "train-model", "--kind", "pretrain",
+         "--data-dir", str(splits["train"].parent), "--training", "{}",
+         "--workdir", str(tmp_path / "work"), "--seed", "1",
+         "--import-checkpoint", str(garbage), "--trained", str(tmp_path / "t.ckpt"),
+         "--checkpoint", str(tmp_path / "c.ckpt"), "--exported", str(tmp_path / "e.pt")],
+        capture_output=True, text=True, cwd=root,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert "published.ckpt" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "e.pt").exists()
+
+
+def _energies(model_path, data_path):
+    from metatomic_ase import MetatomicCalculator
+
+    calculator = MetatomicCalculator(str(model_path))
+    energies = []
+    for atoms in read_extxyz(data_path):
+        atoms.calc = calculator
+        energies.append(atoms.get_potential_energy())
+    return np.array(energies)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.metrics import calibration_curve, mae, rmse, z_score_rms
-from petmad.io import atomic_path
+from analysis.output import pyplot, save_figure, write_csv
 
 COLOURS = {"pet-mad": "black", "bespoke": "tab:blue", "lora": "tab:orange"}
 ERROR_COLUMNS = {
@@ -92,11 +92,7 @@ def retention_table(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def accuracy_figure(table: pd.DataFrame, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(12, 8))
     mad = table[(table["dataset"] == "mad") & (table["subset"] != "all")
                 & table["family"].isin(["pet-mad", "external"])]
@@ -110,9 +106,7 @@ def accuracy_figure(table: pd.DataFrame, path: Path) -> None:
     for ax in axes.ravel():
         ax.set_yscale("log")
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def _grouped_bars(ax, frame: pd.DataFrame, group: str, hue: str, quantity: str,
@@ -133,11 +127,7 @@ def _grouped_bars(ax, frame: pd.DataFrame, group: str, hue: str, quantity: str,
 def calibration_figure(eval_dir: Path, paths: list[Path], path: Path) -> pd.DataFrame:
     """Predicted vs observed energy error, LLPR and ensemble, for every model on its own
     test set."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     sources = []
     for file in paths:
         relative = file.relative_to(eval_dir).parent
@@ -168,9 +158,7 @@ def calibration_figure(eval_dir: Path, paths: list[Path], path: Path) -> pd.Data
         ax.set_ylabel("observed error (RMS per bin, eV)")
         ax.set_title(method)
         ax.legend(fontsize=6)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
     return pd.DataFrame(rows)
 
 
@@ -186,14 +174,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     table = accuracy_table(args.eval_dir, args.predictions)
-    with atomic_path(args.accuracy) as tmp:
-        table.to_csv(tmp, index=False, float_format="%.6g")
-    with atomic_path(args.retention) as tmp:
-        retention_table(table).to_csv(tmp, index=False, float_format="%.6g")
-    with atomic_path(args.figure) as tmp:
-        accuracy_figure(table, tmp)
-    with atomic_path(args.calibration) as tmp:
-        calibration = calibration_figure(args.eval_dir, args.predictions, tmp)
+    write_csv(args.accuracy, table)
+    write_csv(args.retention, retention_table(table))
+    accuracy_figure(table, args.figure)
+    calibration = calibration_figure(args.eval_dir, args.predictions, args.calibration)
     print(table[table["subset"] == "all"].to_string(index=False))
     print(calibration.to_string(index=False))
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from ase.io import read
 
-from petmad.io import atomic_path
+from analysis.output import pyplot, save_figure, write_csv
 
 SPLITS = ("train", "val", "test")
 
@@ -73,11 +73,7 @@ def dataset_table(data_dir: Path, datasets: list[str]) -> tuple[pd.DataFrame, di
 
 
 def dataset_figure(table: pd.DataFrame, raw: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(11, 8))
     labels = [f"{d}:{s}" for d, s in zip(table["dataset"], table["subset"])]
     bottom = np.zeros(len(table))
@@ -123,9 +119,7 @@ def dataset_figure(table: pd.DataFrame, raw: dict, path: Path) -> None:
 
     engines = ", ".join(sorted(set(table["reference_engine"])))
     fig.suptitle(f"Datasets labeled with {engines}")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -137,10 +131,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     table, raw = dataset_table(args.data_dir, args.datasets)
-    with atomic_path(args.csv) as tmp:
-        table.to_csv(tmp, index=False, float_format="%.6g")
-    with atomic_path(args.pdf) as tmp:
-        dataset_figure(table, raw, tmp)
+    write_csv(args.csv, table)
+    dataset_figure(table, raw, args.pdf)
     print(table.to_string(index=False))
 
 

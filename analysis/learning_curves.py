@@ -10,7 +10,7 @@ import pandas as pd
 
 from analysis.accuracy import COLOURS, errors, load_predictions
 from analysis.metrics import mae
-from petmad.io import atomic_path
+from analysis.output import pyplot, save_figure, write_csv
 
 METHOD_COLOURS = {**COLOURS, "full": "tab:green"}
 
@@ -33,11 +33,7 @@ def learning_curve_table(eval_dir: Path, systems: list[str]) -> pd.DataFrame:
 
 
 def learning_curve_figure(table: pd.DataFrame, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     systems = list(dict.fromkeys(table["system"]))
     fig, axes = plt.subplots(1, max(1, len(systems)), figsize=(5 * max(1, len(systems)), 4),
                              squeeze=False)
@@ -54,9 +50,7 @@ def learning_curve_figure(table: pd.DataFrame, path: Path) -> None:
         ax.set_ylabel("test force MAE (meV/Å)")
         ax.set_title(system)
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -67,10 +61,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--table", type=Path, required=True)
     args = parser.parse_args(argv)
     table = learning_curve_table(args.eval_dir, args.systems)
-    with atomic_path(args.table) as tmp:
-        table.to_csv(tmp, index=False, float_format="%.6g")
-    with atomic_path(args.figure) as tmp:
-        learning_curve_figure(table, tmp)
+    write_csv(args.table, table)
+    learning_curve_figure(table, args.figure)
     print(table.to_string(index=False))
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.metrics import weighted_std
-from petmad.io import atomic_path
+from analysis.output import write_csv
 
 # Float32 models reproduce rotated energies to ~1e-6 eV/atom; a model whose spread
 # exceeds this is not rotationally invariant.
@@ -42,8 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     with np.load(args.energies) as data:
         table = discrepancy_table(data["energies"], data["weights"], data["n_atoms"], data["subset"])
-    with atomic_path(args.output) as tmp:
-        table.to_csv(tmp, index=False, float_format="%.6g")
+    write_csv(args.output, table)
     print(table[table["level"] == "subset"].to_string(index=False))
 
 

@@ -15,6 +15,9 @@ except ConfigError as exc:
     # One line naming the key path, before any job is scheduled.
     sys.exit(f"petmad-bench: {exc}")
 
+if CFG.training.base_model and not Path(CFG.training.base_model).is_file():
+    sys.exit(f"petmad-bench: training.base_model '{CFG.training.base_model}' does not exist")
+
 # Jobs run `python -m petmad ...`: put the interpreter running Snakemake first on PATH
 # (a virtual environment need not be activated) and the project on PYTHONPATH.  With
 # --software-deployment-method conda, the rule's environment comes first instead.

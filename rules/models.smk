@@ -73,7 +73,7 @@ rule train_bespoke_model:
 
 rule train_lora_model:
     message:
-        "Fine-tuning pet-mad with LoRA on {wildcards.system}"
+        "Fine-tuning pet-mad ({params.method}) on {wildcards.system}"
     input:
         splits=expand("data/{{system}}/{part}.extxyz", part=["train", "val", "test"]),
         base="models/pet-mad.trained.ckpt",
@@ -87,6 +87,8 @@ rule train_lora_model:
         retention="models/eval/{system}/lora/mad.npz",
     params:
         training=training_json("finetune", "llpr"),
+        # 'lora' names the fine-tuned model; training.finetune.method may make it a full one
+        method=CFG.training.finetune.method,
         seed=CFG.seed,
         device=CFG.device,
         evaluate=lambda w, input, output: (
@@ -105,7 +107,7 @@ rule train_lora_model:
         runtime=CFG.training.runtime_min,
         gpu=model_resources,
     shell:
-        "python -m petmad train-model --kind lora --data-dir data/{wildcards.system} "
+        "python -m petmad train-model --kind {params.method} --data-dir data/{wildcards.system} "
         "--training {params.training:q} --workdir models/work/{wildcards.system}/lora "
         "--seed {params.seed} --device {params.device} --base {input.base} "
         "{params.evaluate} --threads {threads} "

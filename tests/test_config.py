@@ -90,3 +90,22 @@ def test_conda_environment_matches_requirements(root):
     assert packages[1:] == requirements
     install = (root / "install.sh").read_text()
     assert re.search(r'pip install "torch==2\.13\.0"', install)
+
+
+def test_universal_set_must_cover_the_case_study_species():
+    with pytest.raises(ConfigError, match=r"data\.mad\.elements lacks \['As', 'Ga'\]"):
+        validate_config({"systems": ["gaas"], "data": {"mad": {"elements": ["Cu", "Ni"]}}})
+    # a user's base model decides its own species
+    validate_config({"systems": ["gaas"], "data": {"mad": {"elements": ["Cu"]}},
+                     "training": {"base_model": "published.ckpt"}})
+
+
+def test_missing_base_model_stops_before_any_job(root, tmp_path):
+    override = tmp_path / "byo.yaml"
+    override.write_text("training:\n  base_model: nowhere/pet-mad.ckpt\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--directory", str(tmp_path),
+         "--snakefile", str(root / "Snakefile"), "--configfile", str(root / "config.yaml"),
+         str(override)], capture_output=True, text=True, cwd=root)
+    assert result.returncode != 0
+    assert "training.base_model 'nowhere/pet-mad.ckpt' does not exist" in result.stderr + result.stdout

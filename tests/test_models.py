@@ -160,3 +160,44 @@ def _energies(model_path, data_path):
         atoms.calc = calculator
         energies.append(atoms.get_potential_energy())
     return np.array(energies)
+
+
+KILLABLE_TRAINING = """
+import sys
+sys.path.insert(0, {root!r})
+from pathlib import Path
+from petmad.config import TrainingSettings
+from petmad.models.training import TrainRequest, train
+settings = TrainingSettings.model_validate({settings!r})
+splits = {{k: Path({data!r}) / f"{{k}}.extxyz" for k in ("train", "val", "test")}}
+train(TrainRequest(kind="pretrain", splits=splits, training=settings,
+                   workdir=Path({work!r}), seed=1, llpr=False))
+"""
+
+
+def test_killed_training_resumes_from_its_last_checkpoint(tmp_path, root, caplog):
+    import logging
+    import time
+
+    settings = {**TINY, "pretrain": {"num_epochs": 30, "batch_size": 4, "checkpoint_interval": 1}}
+    splits = emt_split(tmp_path / "data", 3)
+    work = tmp_path / "work"
+    script = KILLABLE_TRAINING.format(root=str(root), settings=settings,
+                                      data=str(tmp_path / "data"), work=str(work))
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not list((work / "train").glob("model_3.ckpt")) and time.time() < deadline:
+        time.sleep(0.2)
+    process.kill()
+    process.wait()
+    assert not (work / "train" / "done").exists(), "the kill should land mid-training"
+
+    with caplog.at_level(logging.INFO, logger="petmad.models"):
+        result = train(TrainRequest(kind="pretrain", splits=splits,
+                                    training=TrainingSettings.model_validate(settings),
+                                    workdir=work, seed=1, llpr=False))
+    assert any("resuming from" in record.getMessage() for record in caplog.records)
+    checkpoint = torch.load(result.trained_checkpoint, weights_only=False)
+    assert checkpoint["epoch"] == 29
+    assert result.exported.exists()

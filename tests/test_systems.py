@@ -339,3 +339,12 @@ def test_shipped_succinic_crystals_have_tetrahedral_ch2():
             if len(bonds) == 2:
                 cosine = bonds[0] @ bonds[1] / np.linalg.norm(bonds[0]) / np.linalg.norm(bonds[1])
                 assert 100 < np.degrees(np.arccos(cosine)) < 120, name
+
+
+@pytest.mark.parametrize("name", sorted(SUBSETS))
+def test_declared_species_match_what_the_builders_make(name):
+    """config.SYSTEM_ELEMENTS drives the check that the universal set covers every study."""
+    from petmad.config import SYSTEM_ELEMENTS
+
+    made = {symbol for atoms in built(name) for symbol in atoms.get_chemical_symbols()}
+    assert made == set(SYSTEM_ELEMENTS[name])

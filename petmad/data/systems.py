@@ -33,6 +33,7 @@ from ase.build import cut, fcc111, molecule
 from ase.units import _amu
 
 from petmad.config import (
+    SYSTEM_ELEMENTS,
     SYSTEMS,
     BtoData,
     GaasData,
@@ -70,7 +71,7 @@ LIQUID_CONTACT_RATIO = 0.9
 WATER_MIN_DISTANCE_A = 1.5  # any intermolecular pair involving H
 WATER_OO_MIN_DISTANCE_A = 2.5
 
-HEA_ELEMENTS = ("Co", "Cr", "Fe", "Mn", "Ni")
+HEA_ELEMENTS = SYSTEM_ELEMENTS["hea"]
 BTO_PHASES = ("cubic", "tetragonal", "orthorhombic", "rhombohedral")
 
 Sampler = Callable[[np.random.Generator, int], list[Atoms]]

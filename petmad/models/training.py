@@ -91,6 +91,8 @@ def run_metatrain(options: dict[str, Any], directory: Path) -> Path:
     restart = newest_checkpoint(directory)
     if restart is not None:
         log.info("resuming from %s", restart)
+        # metatrain writes the split indices once per run and refuses an existing folder.
+        shutil.rmtree(directory / "indices", ignore_errors=True)
     with _inside(directory):
         train_model(OmegaConf.create(options), output="model.pt", checkpoint_dir=".",
                     restart_from=str(restart.name) if restart else None)

@@ -1,0 +1,31 @@
+"""Writing tables and figures: atomically, so a kill never leaves half a result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from petmad.io import atomic_path
+
+
+def pyplot():
+    """matplotlib's pyplot on the non-interactive backend (jobs have no display)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def write_csv(path: str | Path, table: pd.DataFrame) -> None:
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.6g")
+
+
+def save_figure(figure, path: str | Path) -> None:
+    figure.tight_layout()
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp)
+    pyplot().close(figure)

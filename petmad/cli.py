@@ -110,36 +110,31 @@ def cmd_train_model(args: argparse.Namespace) -> None:
     publish(result, Path(args.trained), Path(args.checkpoint), Path(args.exported))
     print(f"{args.kind} model written to {args.exported}")
     if args.evaluate:
-        from petmad.io import read_extxyz
-        from petmad.models.evaluate import load_calculator, predict, write_predictions
+        from petmad.models.evaluate import evaluate_files, load_calculator
+        from petmad.models.training import resolve_device
 
-        calculator = load_calculator(args.exported, device=request.device)
-        for data, output in args.evaluate:
-            write_predictions(output, predict(calculator, read_extxyz(data)))
-            print(f"predictions on {data} written to {output}")
+        calculator = load_calculator(args.exported, device=resolve_device(args.device))
+        print("\n".join(evaluate_files(calculator, args.evaluate)))
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from petmad.io import read_extxyz
-    from petmad.models.evaluate import load_calculator, predict, write_predictions
+    from petmad.models.evaluate import evaluate_files, load_calculator
+    from petmad.models.training import resolve_device
 
     if len(args.data) != len(args.outputs):
         raise ValueError("evaluate needs one output per data file")
-    calculator = load_calculator(args.model, device=args.device)
-    for data, output in zip(args.data, args.outputs):
-        predictions = predict(calculator, read_extxyz(data), progress=True)
-        write_predictions(output, predictions)
-        print(f"{data}: {len(predictions['energy'])} structures predicted, "
-              f"{int(predictions['skipped_unknown_species'])} skipped (species unknown to the model)")
+    calculator = load_calculator(args.model, device=resolve_device(args.device))
+    print("\n".join(evaluate_files(calculator, list(zip(args.data, args.outputs)), progress=True)))
 
 
 def cmd_rotations(args: argparse.Namespace) -> None:
     from petmad.io import read_extxyz
     from petmad.models.evaluate import load_calculator
     from petmad.models.rotations import rotated_energies, write_rotated_energies
+    from petmad.models.training import resolve_device
 
     frames = read_extxyz(args.data)[: args.max_structures]
-    calculator = load_calculator(args.model, device=args.device)
+    calculator = load_calculator(args.model, device=resolve_device(args.device))
     energies = rotated_energies(calculator, frames, args.lebedev_order, args.rotations_per_axis,
                                 progress=True)
     write_rotated_energies(args.output, energies, frames, args.lebedev_order,

@@ -106,3 +106,19 @@ def write_predictions(path: str | Path, predictions: dict[str, Any]) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as handle:
             np.savez_compressed(handle, **predictions)
+
+
+def evaluate_files(
+    calculator: Calculator, pairs: list[tuple[str, str]], progress: bool = False
+) -> list[str]:
+    """Predict each labeled extxyz file into its ``.npz``; return one summary line each."""
+    from petmad.io import read_extxyz
+
+    lines = []
+    for data, output in pairs:
+        predictions = predict(calculator, read_extxyz(data), progress=progress)
+        write_predictions(output, predictions)
+        lines.append(f"{data}: {len(predictions['energy'])} structures predicted into {output}, "
+                     f"{int(predictions['skipped_unknown_species'])} skipped "
+                     "(species unknown to the model)")
+    return lines

@@ -142,6 +142,26 @@ def cmd_rotations(args: argparse.Namespace) -> None:
     print(f"{len(frames)} structures x {energies.shape[1]} rotations")
 
 
+def cmd_simulate(args: argparse.Namespace) -> None:
+    from pydantic import ValidationError
+
+    from petmad.config import ConfigError
+    from petmad.io import read_extxyz
+    from petmad.simulate import DynamicsSettings, PotentialSpec, run_dynamics
+
+    try:
+        settings = DynamicsSettings.model_validate(args.settings)
+        potentials = [PotentialSpec.model_validate(spec) for spec in args.potential]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "settings"
+        raise ConfigError(f"simulation settings: {where}: {first['msg']}") from None
+    structures = [read_extxyz(path)[args.frame] for path in args.structure]
+    summary = run_dynamics(args.output_dir, structures, potentials, settings,
+                           progress=not args.quiet, description=args.label)
+    print(f"{summary['steps']} steps done; records in {summary['directory']}")
+
+
 def cmd_schema(args: argparse.Namespace) -> None:
     from petmad.config import json_schema
 
@@ -222,6 +242,20 @@ def build_parser() -> argparse.ArgumentParser:
     rotations.add_argument("--device", default="cpu")
     rotations.add_argument("--threads", type=int, default=1)
     rotations.set_defaults(func=cmd_rotations)
+
+    simulate = commands.add_parser("simulate", help="run dynamics with i-PI (resumable)")
+    simulate.add_argument("--structure", nargs="+", required=True,
+                          help="start structure(s): one, or one per replica")
+    simulate.add_argument("--frame", type=int, default=-1, help="frame of each structure file")
+    simulate.add_argument("--potential", type=_json, action="append", required=True,
+                          help="a potential term (JSON PotentialSpec); repeat to sum terms")
+    simulate.add_argument("--settings", type=_json, required=True,
+                          help="dynamics settings (JSON DynamicsSettings)")
+    simulate.add_argument("--output-dir", required=True, help="run directory (records + ipi/)")
+    simulate.add_argument("--label", default="MD", help="progress-bar label")
+    simulate.add_argument("--quiet", action="store_true", help="no progress bar")
+    simulate.add_argument("--threads", type=int, default=1)
+    simulate.set_defaults(func=cmd_simulate)
 
     schema = commands.add_parser("schema", help="print the configuration's JSON schema")
     schema.set_defaults(func=cmd_schema)

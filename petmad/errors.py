@@ -7,6 +7,7 @@ from petmad.io import StructureFileError
 from petmad.models.training import ModelError
 from petmad.reference.engines import EngineUnavailable, LabelFileError
 from petmad.reference.labeling import LabelingError
+from petmad.simulate.potentials import SimulationStopped
 
 EXPECTED_ERRORS: tuple[type[Exception], ...] = (
     ConfigError,
@@ -15,6 +16,7 @@ EXPECTED_ERRORS: tuple[type[Exception], ...] = (
     LabelFileError,
     LabelingError,
     ModelError,
+    SimulationStopped,
     StructureFileError,
     FileNotFoundError,
 )

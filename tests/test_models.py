@@ -201,3 +201,27 @@ def test_killed_training_resumes_from_its_last_checkpoint(tmp_path, root, caplog
     checkpoint = torch.load(result.trained_checkpoint, weights_only=False)
     assert checkpoint["epoch"] == 29
     assert result.exported.exists()
+
+
+def test_pet_with_llpr_drives_md_and_records_its_ensemble(models, tmp_path):
+    import pandas as pd
+
+    from petmad.simulate import DynamicsSettings, PotentialSpec, SimulationStopped, run_dynamics
+
+    atoms = bulk("Cu", "fcc", a=3.6, cubic=True).repeat((2, 1, 1))
+    model = PotentialSpec(kind="metatomic", path=str(models["base"].exported))
+    run = DynamicsSettings.model_validate(
+        {"steps": 6, "timestep_fs": 1.0,
+         "records": {"trajectory_stride": 2, "properties_stride": 1}})
+    run_dynamics(tmp_path / "md", atoms, [model], run, progress=False)
+    records = np.load(tmp_path / "md" / "records.npz")
+    assert records["energy_ensemble"].shape == (4, 64)
+    assert (records["energy_uncertainty"] > 0).all()
+    potential = pd.read_csv(tmp_path / "md" / "properties.csv").set_index("step")["potential_eV"]
+    # The last-layer ensemble is centred on the model's own prediction.
+    np.testing.assert_allclose(records["energy_ensemble"].mean(axis=1),
+                               potential.loc[records["step"]].to_numpy(), atol=0.05 * len(atoms))
+    strict = run.model_copy(update={"stop": {"max_uncertainty_eV_per_atom": 1e-9}})
+    strict = DynamicsSettings.model_validate(strict.model_dump())
+    with pytest.raises(SimulationStopped, match="step 0: .*uncertainty .* exceeds"):
+        run_dynamics(tmp_path / "guarded", atoms, [model], strict, progress=False)

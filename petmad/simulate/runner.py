@@ -1,0 +1,292 @@
+"""Run i-PI in-process on a run directory: render inputs, integrate, checkpoint, resume.
+
+Layout of a run directory ``D``::
+
+    D/ipi/input.xml          the i-PI input (rerunnable by hand from D/ipi)
+    D/ipi/init_*.extxyz      starting structures, one per replica
+    D/ipi/potential_*.json   the summed potential terms; stop.json the run guards
+    D/ipi/sim.*              i-PI's raw outputs
+    D/ipi/checkpoint.json    the last consistent state: i-PI restart XML + output sizes
+    D/properties.csv ...     the records (see :mod:`petmad.simulate.records`)
+
+A checkpoint stores i-PI's full state at full precision together with the byte size of
+every output file at that moment.  Resuming truncates the outputs back to those sizes and
+reloads the state, so a run killed at any point finishes with the same files an
+uninterrupted run writes (to round-off in the last digit).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+
+from petmad.io import atomic_path, digest, read_json, resumable_directory, write_extxyz, write_json
+from petmad.simulate.ipi_input import FLOAT_FORMAT, PREFIX, ForceTerm, RunFiles, render_input
+from petmad.simulate.potentials import Evaluator, SimulationStopped
+from petmad.simulate.settings import DynamicsSettings, PotentialSpec
+
+CHECKPOINT = "checkpoint.json"
+
+
+def _terms(potentials: list[PotentialSpec], settings: DynamicsSettings) -> list[tuple[str, tuple]]:
+    """Names and MTS weights (outer, inner) of each term.
+
+    Under multiple time stepping the direct-force term drives the inner steps and its
+    conservative twin corrects every ``outer_every`` steps with (F_conservative - F_direct);
+    cheap extra terms (biases) act at every inner step.
+    """
+    names = [f"{spec.kind.replace('_', '')}{index}" for index, spec in enumerate(potentials)]
+    if settings.mts is None:
+        return [(name, None) for name in names]
+    direct = [i for i, spec in enumerate(potentials) if spec.non_conservative]
+    if len(direct) != 1:
+        raise SimulationStopped("multiple time stepping needs exactly one potential with "
+                                f"non_conservative: true, got {len(direct)}")
+    kind = potentials[direct[0]].kind
+    twins = [i for i, spec in enumerate(potentials)
+             if spec.kind == kind and not spec.non_conservative]
+    if len(twins) != 1:
+        raise SimulationStopped("multiple time stepping needs the conservative twin of the "
+                                f"direct-force '{kind}' potential among the potentials")
+    weights = []
+    for index in range(len(potentials)):
+        if index == direct[0]:
+            weights.append((-1.0, 1.0))
+        elif index == twins[0]:
+            weights.append((1.0, 0.0))
+        else:
+            weights.append((0.0, 1.0))
+    return list(zip(names, weights))
+
+
+def _probe_extras(spec: PotentialSpec, template: Atoms) -> tuple[str, ...]:
+    """Which extras a term returns, found by evaluating it once on the start structure
+    (this also surfaces a broken model before i-PI starts)."""
+    from petmad.simulate.settings import StopCriteria
+
+    evaluator = Evaluator(spec, template, StopCriteria(min_distance_A=None))
+    evaluation = evaluator.evaluate(template.cell.array, template.positions)
+    return tuple(sorted(evaluation.extras))
+
+
+def plumed_available() -> bool:
+    """PLUMED applies biases when its kernel is present (``PLUMED_KERNEL``) and importable."""
+    if not os.environ.get("PLUMED_KERNEL"):
+        return False
+    try:
+        import plumed  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _write_plumed_input(work: Path, spec: PotentialSpec, atoms: Atoms,
+                        settings: DynamicsSettings) -> str:
+    """The PLUMED equivalent of a Q4 restraint, written for every run that uses one, so the
+    bias can be rerun or cross-checked with PLUMED."""
+    from petmad.simulate.q4 import plumed_input
+
+    name = "plumed.dat"
+    text = plumed_input(spec.q4, len(atoms), atoms.get_chemical_symbols(),
+                        stride=settings.records.trajectory_stride)
+    with atomic_path(work / name) as tmp:
+        tmp.write_text(text)
+    return name
+
+
+def prepare(
+    work: Path, structures: list[Atoms], potentials: list[PotentialSpec],
+    settings: DynamicsSettings,
+) -> list[ForceTerm]:
+    """Write the input files of a fresh run into ``work`` and return its force terms."""
+    for stale in work.glob(f"*{PREFIX}.*"):
+        stale.unlink()
+    initial = []
+    for index, atoms in enumerate(structures):
+        name = f"init_{index:02d}.extxyz"
+        clean = Atoms(atoms.numbers, atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
+        write_extxyz(work / name, [clean])
+        initial.append(name)
+    write_json(work / "stop.json", settings.stop.model_dump())
+    terms = []
+    for index, (spec, (name, weights)) in enumerate(zip(potentials, _terms(potentials, settings))):
+        spec_file = f"potential_{index}_{spec.kind}.json"
+        write_json(work / spec_file, spec.model_dump(mode="json"))
+        plumed_file = None
+        if spec.kind == "q4_restraint":
+            plumed_file = _write_plumed_input(work, spec, structures[0], settings)
+        if plumed_file and plumed_available():
+            terms.append(ForceTerm(name, spec_file, ("s",), weights, plumed_file))
+        else:
+            terms.append(ForceTerm(name, spec_file, _probe_extras(spec, structures[0]), weights))
+    files = RunFiles(template=initial[0], initial=tuple(initial), stop_file="stop.json")
+    with atomic_path(work / "input.xml") as tmp:
+        tmp.write_text(render_input(settings, terms, files))
+    write_json(work / "terms.json", [t.__dict__ for t in terms])
+    return terms
+
+
+def _output_files(work: Path) -> dict[str, int]:
+    """i-PI's output files (``sim.*``, or ``repNN_sim.*`` per replica) and their sizes."""
+    return {p.name: p.stat().st_size for p in sorted(work.iterdir())
+            if p.name.startswith(f"{PREFIX}.") or f"_{PREFIX}." in p.name}
+
+
+def _flush(simulation) -> None:
+    for output in simulation.outputs:
+        streams = getattr(output, "out", None)
+        for stream in streams if isinstance(streams, list) else [streams]:
+            if stream is not None and hasattr(stream, "flush"):
+                stream.flush()
+    if simulation.smotion is not None:
+        swapfile = getattr(simulation.smotion, "sf", None)
+        if swapfile is not None and getattr(swapfile, "out", None) is not None:
+            swapfile.out.flush()
+
+
+def _write_checkpoint(simulation, work: Path, total: int) -> None:
+    """Store the state after the last completed step with the matching output sizes."""
+    _flush(simulation)
+    completed = simulation.step
+    simulation.tsteps = total
+    simulation.chk.store()
+    simulation.chk.status.step.store(completed)
+    state = simulation.chk.status.write("simulation")
+    write_json(work / CHECKPOINT, {"step": completed, "sizes": _output_files(work),
+                                   "restart": state})
+
+
+def _detach_softexit(simulation) -> None:
+    """i-PI's soft-exit machinery suits a standalone process; in-process it would catch
+    SIGTERM/SIGINT, keep a monitor thread alive and write RESTART files at interpreter exit.
+    Our own checkpoints make a plain kill safe, so hand the signals back."""
+    import signal
+
+    from ipi.utils.softexit import softexit
+
+    for signum, handler in softexit._kill.items():
+        signal.signal(signum, handler)
+    softexit._kill.clear()
+    softexit._doloop[0] = False
+    softexit.flist = [entry for entry in softexit.flist if entry[0] != simulation.softexit]
+
+
+@contextlib.contextmanager
+def _inside(directory: Path) -> Iterator[None]:
+    previous = Path.cwd()
+    os.chdir(directory)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+def _load(work: Path):
+    from ipi import ipi_global_settings
+    from ipi.engine.simulation import Simulation
+
+    # Set before parsing: i-PI decides which fields to write into a restart by comparing
+    # strings made with the format current at parse time.
+    ipi_global_settings["floatformat"] = FLOAT_FORMAT
+    checkpoint = work / CHECKPOINT
+    if checkpoint.exists():
+        saved = read_json(checkpoint)
+        for name, size in saved["sizes"].items():
+            path = work / name
+            if path.exists():
+                with open(path, "r+b") as handle:
+                    handle.truncate(size)
+        text = saved["restart"]
+    else:
+        text = (work / "input.xml").read_text()
+    with _inside(work):
+        simulation = Simulation.load_from_xml(text, custom_verbosity="quiet")
+    _detach_softexit(simulation)
+    return simulation
+
+
+def integrate(work: Path, settings: DynamicsSettings, progress: bool = True,
+              description: str = "MD") -> int:
+    """Run (or finish) the i-PI simulation in ``work``; return the number of steps done."""
+    from tqdm import tqdm
+
+    total = settings.steps
+    stride = settings.records.checkpoint_stride
+    if (work / CHECKPOINT).exists() and read_json(work / CHECKPOINT)["step"] >= total:
+        return total
+    simulation = _load(work)
+    bar = tqdm(total=total, initial=simulation.step, desc=description, unit="step",
+               disable=not progress, mininterval=2.0)
+    try:
+        with _inside(work):
+            while simulation.step < total:
+                simulation.tsteps = min(simulation.step + stride, total)
+                try:
+                    simulation.run()
+                except SimulationStopped as exc:
+                    _flush(simulation)
+                    # i-PI's step counter holds the step that failed (-1: the start).
+                    raise SimulationStopped(f"step {max(simulation.step, 0)}: {exc}") from None
+                simulation.step += 1  # i-PI leaves it on the last completed step
+                _write_checkpoint(simulation, work, total)
+                bar.update(simulation.step - bar.n)
+    finally:
+        bar.close()
+        simulation.stop()
+    return total
+
+
+def run_dynamics(
+    directory: str | Path,
+    structures: Atoms | list[Atoms],
+    potentials: list[PotentialSpec],
+    settings: DynamicsSettings,
+    progress: bool = True,
+    description: str = "MD",
+) -> dict[str, Any]:
+    """Run ``settings`` on ``structures`` (one per replica) with the summed ``potentials``.
+
+    Resumes a killed run with the same inputs; starts afresh when anything changed.
+    Writes the records (see :func:`petmad.simulate.records.write_records`) into
+    ``directory`` and returns a summary.  A tripped run guard raises
+    :class:`SimulationStopped` naming the step and the cause, after writing the records
+    of the steps done so far.
+    """
+    from petmad.simulate.records import write_records
+
+    structures = [structures] if isinstance(structures, Atoms) else list(structures)
+    replicas = len(settings.replica_exchange.temperatures_K) if settings.replica_exchange else 1
+    if len(structures) == 1 and replicas > 1:
+        structures = structures * replicas
+    if len(structures) != replicas:
+        raise ValueError(f"{replicas} replicas need {replicas} structures, got {len(structures)}")
+    directory = Path(directory)
+    signature = digest(settings.model_dump(mode="json"),
+                       [spec.model_dump(mode="json") for spec in potentials],
+                       [_structure_key(atoms) for atoms in structures])
+    work = resumable_directory(directory / "ipi", signature)
+    if not (work / CHECKPOINT).exists():
+        prepare(work, structures, potentials, settings)
+    terms = [ForceTerm(**{**t, "extras": tuple(t["extras"]),
+                          "mts_weights": tuple(t["mts_weights"]) if t["mts_weights"] else None})
+             for t in json.loads((work / "terms.json").read_text())]
+    try:
+        integrate(work, settings, progress=progress, description=description)
+    except SimulationStopped as exc:
+        write_records(work, directory, settings, terms, structures[0])
+        write_json(directory / "stopped.json", {"reason": str(exc)})
+        raise
+    files = write_records(work, directory, settings, terms, structures[0])
+    return {"directory": str(directory), "steps": settings.steps, "files": files}
+
+
+def _structure_key(atoms: Atoms) -> list:
+    return [atoms.numbers.tolist(), np.round(atoms.positions, 10).tolist(),
+            np.round(atoms.cell.array, 10).tolist(), atoms.pbc.tolist()]

@@ -64,7 +64,11 @@ def build_calculator(spec: PotentialSpec, atoms: Atoms) -> Calculator:
         from metatomic.torch import ModelOutput
         from metatomic_ase import MetatomicCalculator
 
-        probe = MetatomicCalculator(spec.path, device=spec.device, uncertainty_threshold=None)
+        from petmad.models.training import resolve_device
+
+        device = resolve_device(spec.device)
+        # Loaded twice (a TorchScript model is cheap to load) to learn its outputs first.
+        probe = MetatomicCalculator(spec.path, device=device, uncertainty_threshold=None)
         outputs = probe.model().capabilities().outputs
         if spec.non_conservative and "non_conservative_forces" not in outputs:
             raise SimulationStopped(
@@ -76,7 +80,7 @@ def build_calculator(spec: PotentialSpec, atoms: Atoms) -> Calculator:
             extra = {name: ModelOutput(per_atom=False)
                      for name in ("energy_uncertainty", "energy_ensemble") if name in outputs}
         return MetatomicCalculator(
-            spec.path, device=spec.device, uncertainty_threshold=None,
+            spec.path, device=device, uncertainty_threshold=None,
             non_conservative=spec.non_conservative, additional_outputs=extra or None,
         )
     if spec.kind == "emt":

@@ -56,7 +56,7 @@ class PotentialSpec(Strict):
         ..., description="what evaluates this term"
     )
     path: str | None = Field(None, description="exported metatomic model (.pt) for 'metatomic'")
-    device: str = Field("cpu", description="torch device for 'metatomic'")
+    device: str = Field("cpu", description="torch device for 'metatomic' ('auto': GPU if any)")
     non_conservative: bool = Field(
         False, description="use the model's direct-force head instead of -dE/dr ('metatomic')"
     )

@@ -13,6 +13,7 @@ configfile: "config.yaml"
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/models.smk"
+include: "rules/lps_conductivity.smk"
 
 
 # Light rules run where Snakemake runs, not as cluster jobs.
@@ -22,6 +23,7 @@ localrules:
     accuracy_benchmarks,
     learning_curves,
     rotational_discrepancy,
+    lps_conductivity,
 
 
 rule all:
@@ -31,3 +33,4 @@ rule all:
         rules.accuracy_benchmarks.output,
         rules.learning_curves.output,
         rules.rotational_discrepancy.output,
+        rules.lps_conductivity.output if "lps" in CFG.systems else [],

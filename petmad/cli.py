@@ -162,6 +162,20 @@ def cmd_simulate(args: argparse.Namespace) -> None:
     print(f"{summary['steps']} steps done; records in {summary['directory']}")
 
 
+def cmd_lps_md(args: argparse.Namespace) -> None:
+    from petmad.config import LpsConductivitySettings
+    from petmad.simulate.potentials import model_potential
+    from petmad.studies.lps import run_point
+
+    settings = LpsConductivitySettings.model_validate(args.settings)
+    potential = model_potential(args.model, args.model_file, args.reference, args.device)
+    status = run_point(args.output_dir, args.phase, args.temperature, potential, settings,
+                       args.seed, progress=not args.quiet)
+    for replica in status["replicas"]:
+        print(f"{args.model} {args.phase} {args.temperature:g} K replica "
+              f"{replica['replica']}: {replica['status']} {replica.get('reason', '')}")
+
+
 def cmd_schema(args: argparse.Namespace) -> None:
     from petmad.config import json_schema
 
@@ -256,6 +270,21 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--quiet", action="store_true", help="no progress bar")
     simulate.add_argument("--threads", type=int, default=1)
     simulate.set_defaults(func=cmd_simulate)
+
+    lps = commands.add_parser("lps-md", help="Li3PS4 conductivity runs of one (phase, T)")
+    lps.add_argument("--model", required=True, help="pet-mad, bespoke, lora or reference")
+    lps.add_argument("--model-file", help="exported model (.pt) unless --model reference")
+    lps.add_argument("--reference", type=_json, default=None, help="config 'reference' (JSON)")
+    lps.add_argument("--phase", choices=["alpha", "beta", "gamma"], required=True)
+    lps.add_argument("--temperature", type=float, required=True)
+    lps.add_argument("--settings", type=_json, required=True,
+                     help="config studies.lps_conductivity (JSON)")
+    lps.add_argument("--seed", type=int, required=True)
+    lps.add_argument("--output-dir", required=True)
+    lps.add_argument("--device", default="cpu")
+    lps.add_argument("--quiet", action="store_true")
+    lps.add_argument("--threads", type=int, default=1)
+    lps.set_defaults(func=cmd_lps_md)
 
     schema = commands.add_parser("schema", help="print the configuration's JSON schema")
     schema.set_defaults(func=cmd_schema)

@@ -399,6 +399,64 @@ class TrainingSettings(Strict):
     )
 
 
+# --------------------------------------------------------------------------- case studies
+
+
+class LpsPhase(Strict):
+    structure: str | None = Field(
+        None,
+        description="CIF (or any ASE-readable file) of the phase; null: the shipped crystal "
+        "(γ, β); α has none offline and starts from β, equilibrated at the α temperatures "
+        "(above the β→α transition) and labelled 'α (from β)'",
+    )
+    supercell: list[int] = Field(
+        default_factory=lambda: [1, 1, 1], min_length=3, max_length=3,
+        description="repetitions of the conventional cell",
+    )
+    temperatures_K: list[float] = Field(..., min_length=1, description="temperature grid")
+
+
+class LpsConductivitySettings(Strict):
+    """Li3PS4 ionic conductivity by Green-Kubo (paper II.D, S11.A)."""
+
+    phases: dict[Literal["alpha", "beta", "gamma"], LpsPhase] = Field(
+        default_factory=lambda: {
+            "gamma": LpsPhase(supercell=[1, 2, 2], temperatures_K=[500.0, 650.0]),
+            "beta": LpsPhase(supercell=[1, 1, 2], temperatures_K=[600.0, 700.0]),
+            "alpha": LpsPhase(supercell=[1, 1, 2], temperatures_K=[800.0, 900.0]),
+        },
+        description="phases to simulate, each with its cell and temperatures",
+    )
+    timestep_fs: float = Field(2.0, gt=0, description="MD time step (paper: 2 fs)")
+    npt_steps: int = Field(200, ge=1, description="NPT equilibration steps (isotropic, 1 bar)")
+    nvt_steps: int = Field(100, ge=1, description="NVT equilibration steps at the mean volume")
+    production_steps: int = Field(500, ge=2, description="NVT production steps per trajectory")
+    replicas: int = Field(1, ge=1, description="independent trajectories per point")
+    velocity_stride: int = Field(2, ge=1, description="steps between saved velocities")
+    thermostat_tau_fs: float = Field(
+        1000.0, gt=0,
+        description="stochastic velocity rescaling time constant in production: a global "
+        "thermostat this weak leaves the ionic dynamics, hence the current correlations, "
+        "practically unperturbed",
+    )
+    barostat_tau_fs: float = Field(500.0, gt=0, description="piston time constant (NPT)")
+    correlation_time_ps: float = Field(
+        0.4, gt=0,
+        description="Green-Kubo truncation: the current autocorrelation is integrated up to "
+        "this lag (past the decay of the correlation, before noise dominates)",
+    )
+    blocks: int = Field(4, ge=1, description="blocks per trajectory for the statistical error")
+    charges: dict[str, float] = Field(
+        default_factory=lambda: {"Li": 1.0, "P": 5.0, "S": -2.0},
+        description="nominal oxidation numbers used in the charge flux",
+    )
+    runtime_min: int = Field(120, ge=1, description="cluster runtime request per MD job")
+
+
+class StudySettings(Strict):
+    lps_conductivity: LpsConductivitySettings = LpsConductivitySettings()
+
+
 # --------------------------------------------------------------------------- top level
 
 
@@ -416,6 +474,7 @@ class Config(Strict):
     labeling: LabelingSettings = LabelingSettings()
     data: DataSettings = DataSettings()
     training: TrainingSettings = TrainingSettings()
+    studies: StudySettings = StudySettings()
 
     @model_validator(mode="after")
     def _universal_set_covers_systems(self) -> "Config":

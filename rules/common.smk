@@ -38,12 +38,24 @@ wildcard_constraints:
     method="bespoke|lora|full",
     fraction=r"[0-9.]+",
     external=r"7net[-_A-Za-z0-9]+",
+    model="pet-mad|bespoke|lora|reference",
+    phase="alpha|beta|gamma",
+    temperature=r"[0-9.]+",
 
 
 def as_json(section):
     """A config section as compact JSON for a command line (Snakemake reruns a job when
     its params change, so each rule gets exactly the section it uses)."""
     return json.dumps(section.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+
+def model_file(model, system):
+    """The exported model a case study runs with ([] for the reference engine itself)."""
+    if model == "reference":
+        return []
+    if model == "pet-mad":
+        return "models/pet-mad.pt"
+    return f"models/{system}/{model}.pt"
 
 
 def labeling_input(wildcards):

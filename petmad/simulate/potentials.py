@@ -104,6 +104,15 @@ def build_calculator(spec: PotentialSpec, atoms: Atoms) -> Calculator:
     raise ValueError(f"unknown potential kind {spec.kind!r}")
 
 
+def model_potential(model: str, model_file: str | None = None,
+                    reference: dict[str, Any] | None = None, device: str = "cpu") -> PotentialSpec:
+    """The potential of one of the workflow's models: an exported PET (``model_file``), or
+    the reference engine itself when ``model`` is 'reference'."""
+    if model == "reference":
+        return PotentialSpec(kind="reference", reference=reference or {})
+    return PotentialSpec(kind="metatomic", path=str(model_file), device=device)
+
+
 def _extras(calculator: Calculator) -> dict[str, Any]:
     """Per-structure numbers worth recording besides energy, forces and stress."""
     extras: dict[str, Any] = {}

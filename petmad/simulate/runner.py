@@ -118,6 +118,8 @@ def prepare(
     terms = []
     for index, (spec, (name, weights)) in enumerate(zip(potentials, _terms(potentials, settings))):
         spec_file = f"potential_{index}_{spec.kind}.json"
+        if spec.path:  # i-PI loads the term from inside the work directory
+            spec = spec.model_copy(update={"path": str(Path(spec.path).resolve())})
         write_json(work / spec_file, spec.model_dump(mode="json"))
         plumed_file = None
         if spec.kind == "q4_restraint":
@@ -267,7 +269,7 @@ def run_dynamics(
         structures = structures * replicas
     if len(structures) != replicas:
         raise ValueError(f"{replicas} replicas need {replicas} structures, got {len(structures)}")
-    directory = Path(directory)
+    directory = Path(directory).resolve()  # i-PI runs inside the work directory
     signature = digest(settings.model_dump(mode="json"),
                        [spec.model_dump(mode="json") for spec in potentials],
                        [_structure_key(atoms) for atoms in structures])

@@ -1,0 +1,107 @@
+"""Green-Kubo and Einstein-Helfand estimators against analytic answers."""
+
+import numpy as np
+import pytest
+
+from analysis.conductivity import (
+    BOLTZMANN_EV_K,
+    S_PER_CM,
+    arrhenius_fit,
+    autocorrelation,
+    charge_current,
+    einstein_helfand,
+    green_kubo,
+    mean_square_displacement,
+    unwrapped_charge_dipole,
+)
+
+
+def ornstein_uhlenbeck(rng, frames, atoms, sigma, tau, dt):
+    """Velocities (frames, atoms, 3) with <v(t)v(0)> = sigma² exp(-t/tau) per component,
+    sampled exactly (no discretisation error)."""
+    decay = np.exp(-dt / tau)
+    noise = np.sqrt(1 - decay**2)
+    v = np.empty((frames, atoms, 3))
+    v[0] = rng.normal(size=(atoms, 3)) * sigma[:, None]
+    kicks = rng.normal(size=(frames, atoms, 3)) * sigma[None, :, None] * noise
+    for t in range(1, frames):
+        v[t] = decay * v[t - 1] + kicks[t]
+    return v
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    rng = np.random.default_rng(7)
+    dt, tau = 2.0, 20.0  # fs
+    sigma = np.array([0.010, 0.006, 0.004, 0.008])  # Å/fs
+    charges = np.array([1.0, -1.0, 2.0, 0.0])
+    velocities = ornstein_uhlenbeck(rng, 200_000, 4, sigma, tau, dt)
+    # <M(t)·M(0)> = 3 Σ q² σ² exp(-t/τ): its integral is 3 τ Σ q² σ².
+    integral = 3 * tau * np.sum(charges**2 * sigma**2)
+    return {"dt": dt, "tau": tau, "charges": charges, "velocities": velocities,
+            "integral": integral, "volume": 2000.0, "temperature": 500.0}
+
+
+def expected_sigma(case):
+    return case["integral"] / (3 * case["volume"] * BOLTZMANN_EV_K * case["temperature"]) * S_PER_CM
+
+
+def test_current_autocorrelation_is_the_exponential(synthetic):
+    current = charge_current(synthetic["velocities"], synthetic["charges"])
+    acf = autocorrelation(current, 40)
+    lags = np.arange(41) * synthetic["dt"]
+    analytic = synthetic["integral"] / synthetic["tau"] * np.exp(-lags / synthetic["tau"])
+    np.testing.assert_allclose(acf, analytic, rtol=0.05, atol=0.02 * analytic[0])
+
+
+def test_green_kubo_recovers_the_analytic_integral(synthetic):
+    current = charge_current(synthetic["velocities"], synthetic["charges"])
+    sigma = green_kubo(current, synthetic["dt"], synthetic["volume"], synthetic["temperature"],
+                       max_lag_fs=10 * synthetic["tau"])
+    # Truncating at 10 τ misses e^-10 of the integral; statistics give ~2 %.
+    assert sigma == pytest.approx(expected_sigma(synthetic), rel=0.05)
+
+
+def test_einstein_helfand_agrees_with_green_kubo_through_wrapped_positions(synthetic):
+    dt = synthetic["dt"]
+    positions = np.cumsum(synthetic["velocities"], axis=0) * dt
+    cell = np.diag([11.0, 12.0, 13.0])
+    wrapped = positions - np.floor(positions @ np.linalg.inv(cell)) @ cell
+    cells = np.repeat(cell[None], len(positions), axis=0)
+    dipole = unwrapped_charge_dipole(wrapped, cells, synthetic["charges"])
+    direct = np.einsum("fia,i->fa", positions - positions[0], synthetic["charges"])
+    np.testing.assert_allclose(dipole, direct, atol=1e-8)
+    sigma = einstein_helfand(dipole, dt, synthetic["volume"], synthetic["temperature"],
+                             fit_from_fs=5 * synthetic["tau"], fit_to_fs=25 * synthetic["tau"])
+    # The MSD of an integrated OU process is 2 I (t - τ (1 - e^{-t/τ})): its slope is 2 I.
+    assert sigma == pytest.approx(expected_sigma(synthetic), rel=0.08)
+
+
+def test_mean_square_displacement_matches_the_direct_sum():
+    rng = np.random.default_rng(1)
+    series = np.cumsum(rng.normal(size=(50, 3)), axis=0)
+    msd = mean_square_displacement(series, 10)
+    direct = [np.mean(np.sum((series[k:] - series[: len(series) - k]) ** 2, axis=1))
+              for k in range(11)]
+    np.testing.assert_allclose(msd, direct, rtol=1e-10, atol=1e-10)
+
+
+def test_units_on_a_hand_computed_case():
+    # One +1 ion moving at 1e-3 Å/fs for 101 frames 1 fs apart: <M·M> = 1e-6 (e Å/fs)² at
+    # every lag, integral to 100 fs = 1e-4 e²Å²/fs.  With Ω = 1000 Å³, T = 300 K:
+    # k_B T = 0.025851999786 eV; σ = 1e-4 / (3 · 1000 · 0.025851999786) e²/(eV Å fs)
+    #   = 1.289392e-6 · 1.602176634e4 S/cm = 0.0206584 S/cm.
+    velocities = np.zeros((101, 1, 3))
+    velocities[:, 0, 0] = 1e-3
+    current = charge_current(velocities, np.array([1.0]))
+    assert green_kubo(current, 1.0, 1000.0, 300.0, 100.0) == pytest.approx(0.0206584, rel=1e-5)
+
+
+def test_arrhenius_fit_recovers_the_activation_energy():
+    temperatures = np.array([400.0, 500.0, 600.0, 800.0])
+    sigma = 50.0 * np.exp(-0.3 / (BOLTZMANN_EV_K * temperatures))
+    sigma_with_bad = np.append(sigma, -1.0)  # a negative noisy point is skipped
+    energy, prefactor = arrhenius_fit(np.append(temperatures, 700.0), sigma_with_bad)
+    assert energy == pytest.approx(0.3, rel=1e-9)
+    assert prefactor == pytest.approx(50.0, rel=1e-9)
+    assert arrhenius_fit(np.array([500.0]), np.array([1.0])) is None

@@ -441,11 +441,13 @@ class LpsConductivitySettings(Strict):
     )
     barostat_tau_fs: float = Field(500.0, gt=0, description="piston time constant (NPT)")
     correlation_time_ps: float = Field(
-        0.4, gt=0,
+        0.15, gt=0,
         description="Green-Kubo truncation: the current autocorrelation is integrated up to "
         "this lag (past the decay of the correlation, before noise dominates)",
     )
-    blocks: int = Field(4, ge=1, description="blocks per trajectory for the statistical error")
+    blocks: int = Field(
+        3, ge=1, description="blocks per trajectory for the statistical error (at most as "
+        "many as fit two correlation times each)")
     charges: dict[str, float] = Field(
         default_factory=lambda: {"Li": 1.0, "P": 5.0, "S": -2.0},
         description="nominal oxidation numbers used in the charge flux",

@@ -72,6 +72,19 @@ def test_smoke_preset_trains_and_benchmarks_every_model(smoke_run):
     assert "method: lora" in options  # written beside the model for rerunning by hand
 
 
+def test_smoke_preset_runs_the_conductivity_study(smoke_run):
+    _, workdir = smoke_run
+    table = pd.read_csv(workdir / "results" / "lps_conductivity.csv")
+    assert set(table["phase"]) == {"alpha", "beta", "gamma"}
+    assert set(table["model"]) == {"pet-mad", "bespoke", "lora"}
+    assert set(table["method"]) == {"green-kubo", "einstein-helfand"}
+    finished = table[table["stopped"].isna()]
+    assert finished["sigma_S_per_cm"].notna().all()
+    assert (workdir / "results" / "lps_conductivity.pdf").stat().st_size > 10_000
+    run = workdir / "runs" / "lps" / "pet-mad" / "gamma" / "600K" / "r0"
+    assert (run / "production" / "ipi" / "input.xml").exists()
+
+
 def test_rerun_with_nothing_changed_does_nothing(smoke_run):
     root, workdir = smoke_run
     result = snakemake(root, workdir, "all", "-n")
@@ -105,6 +118,10 @@ def test_a_target_builds_only_what_it_needs(tmp_path, root):
     jobs = planned_jobs(root, tmp_path, "models/gaas/lora.pt")
     assert jobs == {"build_structures": 2, "label": 2, "split": 2, "train_pet_mad": 1,
                     "train_lora_model": 1, "total": 8}
+    jobs = planned_jobs(root, tmp_path, "results/lps_conductivity.pdf")
+    assert jobs == {"build_structures": 2, "label": 2, "split": 2, "train_pet_mad": 1,
+                    "train_bespoke_model": 1, "train_lora_model": 1, "lps_md": 9,
+                    "lps_conductivity": 1, "total": 19}
 
 
 @pytest.mark.parametrize("preset", ["config.yaml", "presets/smoke.yaml", "presets/paper.yaml"])

@@ -58,7 +58,7 @@ def green_kubo(current: np.ndarray, dt_fs: float, volume_A3: float, temperature_
                max_lag_fs: float) -> float:
     """σ in S/cm from the charge current sampled every ``dt_fs``, the autocorrelation
     integrated up to ``max_lag_fs`` (the truncation)."""
-    lags = int(round(max_lag_fs / dt_fs))
+    lags = round(max_lag_fs / dt_fs)
     integral = running_integral(autocorrelation(current, lags), dt_fs)[-1]
     return float(integral / (3.0 * volume_A3 * BOLTZMANN_EV_K * temperature_K) * S_PER_CM)
 
@@ -82,7 +82,7 @@ def einstein_helfand(dipole: np.ndarray, dt_fs: float, volume_A3: float,
                      temperature_K: float, fit_from_fs: float, fit_to_fs: float) -> float:
     """σ in S/cm from the slope of the charge-dipole mean square displacement, fitted
     linearly between ``fit_from_fs`` and ``fit_to_fs`` (past the ballistic regime)."""
-    last = int(round(fit_to_fs / dt_fs))
+    last = round(fit_to_fs / dt_fs)
     msd = mean_square_displacement(dipole, last)
     lag = np.arange(len(msd)) * dt_fs
     window = lag >= fit_from_fs

@@ -63,8 +63,7 @@ class Timers:
     """Accumulates time inside model evaluations and inside the integration loop."""
 
     def __init__(self) -> None:
-        import petmad.simulate.potentials as potentials
-        import petmad.simulate.runner as runner
+        from petmad.simulate import potentials, runner
 
         self.model = self.loop = self.load = 0.0
         self.calls = 0

@@ -111,3 +111,17 @@ def training_json(*sections):
         sort_keys=True,
         separators=(",", ":"),
     )
+
+
+def lps_points():
+    """(model, phase, temperature) of every Li3PS4 conductivity run."""
+    return [(model, phase, f"{temperature:g}")
+            for model in CFG.models
+            for phase, spec in CFG.studies.lps_conductivity.phases.items()
+            for temperature in spec.temperatures_K]
+
+
+def lps_structure_input(wildcards):
+    """A user-supplied structure file of the phase, if any (shipped crystals need none)."""
+    structure = CFG.studies.lps_conductivity.phases[wildcards.phase].structure
+    return [structure] if structure else []

@@ -1,20 +1,5 @@
 # Case study 1: Li3PS4 ionic conductivity by Green-Kubo (paper II.D, S11.A, Fig. 4).
 
-LPS = CFG.studies.lps_conductivity
-
-
-def lps_points():
-    return [(model, phase, f"{temperature:g}")
-            for model in CFG.models
-            for phase, spec in LPS.phases.items()
-            for temperature in spec.temperatures_K]
-
-
-def lps_structure_input(wildcards):
-    structure = LPS.phases[wildcards.phase].structure
-    return [structure] if structure else []
-
-
 rule lps_md:
     message:
         "Li3PS4 {wildcards.phase} at {wildcards.temperature} K with {wildcards.model}"
@@ -24,7 +9,7 @@ rule lps_md:
     output:
         "runs/lps/{model}/{phase}/{temperature}K/status.json",
     params:
-        settings=as_json(LPS),
+        settings=as_json(CFG.studies.lps_conductivity),
         reference=as_json(CFG.reference),
         model_file=lambda w, input: f"--model-file {input.model}" if input.model else "",
         seed=lambda w: CFG.seed + 7919 * int(float(w.temperature)),
@@ -38,7 +23,7 @@ rule lps_md:
     threads: 1
     resources:
         mem_mb=3000,
-        runtime=LPS.runtime_min,
+        runtime=CFG.studies.lps_conductivity.runtime_min,
         gpu=model_resources,
     shell:
         "python -m petmad lps-md --model {wildcards.model} {params.model_file} "
@@ -59,7 +44,7 @@ rule lps_conductivity:
                       category="Case studies"),
         table="results/lps_conductivity.csv",
     params:
-        settings=as_json(LPS),
+        settings=as_json(CFG.studies.lps_conductivity),
     log:
         "logs/lps_conductivity.log",
     benchmark:

@@ -449,3 +449,17 @@ def test_plumed_bias_is_rendered_as_an_i_pi_bias():
     assert '<bias>\n        <force forcefield="q4restraint1"/>' in xml
     assert '<force forcefield="q4restraint1"/>' not in xml.split("<forces>")[1].split("</forces>")[0]
     assert ">extras_bias</trajectory>" in xml
+
+
+def test_the_reference_engine_runs_as_a_model(tmp_path):
+    from petmad.simulate.potentials import model_potential
+
+    atoms = bulk("Cu", "fcc", a=3.61, cubic=True)
+    potential = model_potential("reference", reference={"engine": "emt"})
+    run_dynamics(tmp_path, atoms, [potential], settings(steps=3), progress=False)
+    table = pd.read_csv(tmp_path / "properties.csv")
+    emt = atoms.copy()
+    from ase.calculators.emt import EMT
+
+    emt.calc = EMT()
+    assert table["potential_eV"].iloc[0] == pytest.approx(emt.get_potential_energy(), abs=1e-7)

@@ -14,6 +14,7 @@ include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/models.smk"
 include: "rules/lps_conductivity.smk"
+include: "rules/gaas_melting.smk"
 
 
 # Light rules run where Snakemake runs, not as cluster jobs.
@@ -24,6 +25,7 @@ localrules:
     learning_curves,
     rotational_discrepancy,
     lps_conductivity,
+    gaas_melting,
 
 
 rule all:
@@ -34,3 +36,4 @@ rule all:
         rules.learning_curves.output,
         rules.rotational_discrepancy.output,
         rules.lps_conductivity.output if "lps" in CFG.systems else [],
+        rules.gaas_melting.output if "gaas" in CFG.systems else [],

@@ -176,6 +176,22 @@ def cmd_lps_md(args: argparse.Namespace) -> None:
               f"{replica['replica']}: {replica['status']} {replica.get('reason', '')}")
 
 
+def cmd_gaas(args: argparse.Namespace) -> None:
+    from petmad.config import GaasMeltingSettings
+    from petmad.simulate.potentials import model_potential
+    from petmad.studies.gaas import interface_job, temperature_job
+
+    settings = GaasMeltingSettings.model_validate(args.settings)
+    potential = model_potential(args.model, args.model_file, args.reference, args.device)
+    if args.temperature is None:
+        status = interface_job(args.output_dir, potential, settings, args.seed,
+                               progress=not args.quiet)
+    else:
+        status = temperature_job(args.output_dir, potential, Path(args.interface), settings,
+                                 args.temperature, args.seed, progress=not args.quiet)
+    print(f"{args.model}: {status['status']} {status.get('reason', '')}")
+
+
 def cmd_schema(args: argparse.Namespace) -> None:
     from petmad.config import json_schema
 
@@ -285,6 +301,22 @@ def build_parser() -> argparse.ArgumentParser:
     lps.add_argument("--quiet", action="store_true")
     lps.add_argument("--threads", type=int, default=1)
     lps.set_defaults(func=cmd_lps_md)
+
+    gaas = commands.add_parser(
+        "gaas-pinning", help="GaAs interface (no --temperature) or references + pinned run")
+    gaas.add_argument("--model", required=True, help="pet-mad, bespoke, lora or reference")
+    gaas.add_argument("--model-file", help="exported model (.pt) unless --model reference")
+    gaas.add_argument("--reference", type=_json, default=None, help="config 'reference' (JSON)")
+    gaas.add_argument("--temperature", type=float, default=None)
+    gaas.add_argument("--interface", help="status.json of the model's interface job")
+    gaas.add_argument("--settings", type=_json, required=True,
+                      help="config studies.gaas_melting (JSON)")
+    gaas.add_argument("--seed", type=int, required=True)
+    gaas.add_argument("--output-dir", required=True)
+    gaas.add_argument("--device", default="cpu")
+    gaas.add_argument("--quiet", action="store_true")
+    gaas.add_argument("--threads", type=int, default=1)
+    gaas.set_defaults(func=cmd_gaas)
 
     schema = commands.add_parser("schema", help="print the configuration's JSON schema")
     schema.set_defaults(func=cmd_schema)

@@ -455,8 +455,58 @@ class LpsConductivitySettings(Strict):
     runtime_min: int = Field(120, ge=1, description="cluster runtime request per MD job")
 
 
+class GaasQ4(Strict):
+    """Steinhardt Q4 of every atom with its first-shell neighbours (Ga-As 2.45 Å; the
+    second shell at 4.0 Å lies beyond the cutoff)."""
+
+    r0_A: float = Field(3.0, gt=0, description="rational switching-function distance r0 (Å)")
+    d0_A: float = Field(0.0, ge=0, description="switching-function offset d0 (Å)")
+    n: int = Field(6, ge=1, description="switching-function exponent n")
+    m: int = Field(12, ge=1, description="switching-function exponent m")
+    cutoff_A: float = Field(3.5, gt=0, description="pair cutoff (Å)")
+    taper_A: float = Field(0.5, ge=0, description="smooth taper below the cutoff (Å)")
+
+
+class GaasMeltingSettings(Strict):
+    """GaAs melting point by interface pinning (paper II.E, S11.B)."""
+
+    supercell: list[int] = Field(
+        default_factory=lambda: [2, 2, 8], min_length=3, max_length=3,
+        description="repetitions of the 8-atom zincblende cell; the last (z) is the long "
+        "axis normal to the interface (paper: 3x3x16, 1152 atoms, 17x17x90 Å)",
+    )
+    bulk_supercell: list[int] = Field(
+        default_factory=lambda: [2, 2, 2], min_length=3, max_length=3,
+        description="cell of the bulk solid and liquid runs giving the Q4 references",
+    )
+    temperatures_K: list[float] = Field(
+        default_factory=lambda: [1000.0, 1150.0, 1300.0], min_length=2,
+        description="pinning temperatures (paper: 950-1200 K every 50 K)",
+    )
+    timestep_fs: float = Field(4.0, gt=0, description="MD time step (paper: 4 fs)")
+    relax_steps: int = Field(50, ge=0, description="FIRE steps relaxing the supercell and cell")
+    melt_temperature_K: float = Field(2500.0, gt=0, description="temperature melting half the box")
+    melt_steps: int = Field(300, ge=1, description="NVT steps melting the upper half")
+    reference_steps: int = Field(200, ge=2, description="steps of each bulk reference run")
+    pinning_steps: int = Field(300, ge=2, description="pinned NPT steps per temperature (paper: 1 ns)")
+    equilibration_fraction: float = Field(
+        0.3, ge=0, lt=1, description="leading share of every run left out of the averages"
+    )
+    record_stride: int = Field(5, ge=1, description="steps between saved frames")
+    kappa_eV: float = Field(
+        200.0, gt=0, description="pinning spring constant k (eV; s is dimensionless)"
+    )
+    target: float = Field(0.5, description="pinning target s̄ (paper: 1/2)")
+    q4: GaasQ4 = GaasQ4()
+    min_order_contrast: float = Field(
+        0.05, gt=0, description="smallest q_solid - q_liquid accepted; below it the "
+        "normalisation of s is meaningless and the point is reported as failed")
+    runtime_min: int = Field(240, ge=1, description="cluster runtime request per MD job")
+
+
 class StudySettings(Strict):
     lps_conductivity: LpsConductivitySettings = LpsConductivitySettings()
+    gaas_melting: GaasMeltingSettings = GaasMeltingSettings()
 
 
 # --------------------------------------------------------------------------- top level

@@ -125,3 +125,9 @@ def lps_structure_input(wildcards):
     """A user-supplied structure file of the phase, if any (shipped crystals need none)."""
     structure = CFG.studies.lps_conductivity.phases[wildcards.phase].structure
     return [structure] if structure else []
+
+
+def gaas_points():
+    """(model, temperature) of every pinned GaAs interface run."""
+    return [(model, f"{temperature:g}") for model in CFG.models
+            for temperature in CFG.studies.gaas_melting.temperatures_K]

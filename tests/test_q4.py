@@ -71,6 +71,11 @@ LATTICES = {
     "fcc": (bulk("Cu", "fcc", a=4.0), _signed_permutations((2.0, 2.0, 0.0)), 3.4, 0.19094),
     "bcc": (bulk("Fe", "bcc", a=3.0), _signed_permutations((1.5, 1.5, 1.5)), 2.85, 0.50918),
     "sc": (bulk("Po", "sc", a=3.0), _signed_permutations((3.0, 0.0, 0.0)), 3.6, 0.76376),
+    # Diamond / zincblende: the 4 tetrahedral neighbours; degree 4 is even, so q4 equals
+    # that of the 8 cube corners (bcc): 0.50918.
+    "diamond": (bulk("Si", "diamond", a=5.43),
+                np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]]) * 5.43 / 4,
+                3.4, 0.50918),
     "hcp": (
         bulk("Mg", "hcp", a=3.0, c=3.0 * math.sqrt(8.0 / 3.0)),
         _hcp_first_shell(3.0),
@@ -89,7 +94,7 @@ def _first_shell_settings(cutoff: float, first_shell: float) -> Q4Settings:
 @pytest.mark.parametrize("name", sorted(LATTICES))
 def test_ideal_lattice_q4(name):
     atoms, shell, cutoff, literature = LATTICES[name]
-    assert len(shell) == {"fcc": 12, "bcc": 8, "sc": 6, "hcp": 12}[name]
+    assert len(shell) == {"fcc": 12, "bcc": 8, "sc": 6, "hcp": 12, "diamond": 4}[name]
     reference = _complex_q4(shell)
     assert reference == pytest.approx(literature, abs=1e-3)
 
@@ -102,8 +107,9 @@ def test_ideal_lattice_q4(name):
 
 
 def test_ideal_lattices_are_distinguished():
-    # A guard on the reference itself: the four shells must not all give the same number.
-    values = [_complex_q4(LATTICES[name][1]) for name in sorted(LATTICES)]
+    # A guard on the reference itself: the shells must not all give the same number
+    # (diamond shares bcc's value by symmetry, see LATTICES).
+    values = [_complex_q4(LATTICES[name][1]) for name in sorted(LATTICES) if name != "diamond"]
     assert min(np.diff(sorted(values))) > 0.05
 
 
@@ -426,3 +432,20 @@ def test_settings_validation(kwargs, pattern):
 def test_settings_species_list_becomes_tuple():
     assert Q4Settings(species=["Ga"]).species == ("Ga",)
     assert Q4Settings(taper_A=0.0).taper_A == 0.0
+
+
+def test_liquid_like_random_arrangement_has_low_q4():
+    # GaAs with its first-shell Q4 (the melting study's settings): the tetrahedral crystal
+    # sits near the ideal 0.509, the same atoms packed at random (no overlaps) at the same
+    # density far below it.
+    from petmad.data.geometry import random_packing
+
+    settings = Q4Settings(r0_A=3.0, cutoff_A=3.5, taper_A=0.5)
+    crystal = bulk("GaAs", "zincblende", a=5.65).repeat(3)
+    crystal.rattle(0.02, seed=0)
+    solid = per_atom_q4_values(crystal, settings).mean()
+    liquid = random_packing(crystal.get_chemical_symbols(), crystal.cell.array,
+                            np.random.default_rng(5))
+    disordered = per_atom_q4_values(liquid, settings).mean()
+    assert solid == pytest.approx(0.509, abs=0.01)
+    assert disordered < solid - 0.1

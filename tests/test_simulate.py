@@ -463,3 +463,13 @@ def test_the_reference_engine_runs_as_a_model(tmp_path):
 
     emt.calc = EMT()
     assert table["potential_eV"].iloc[0] == pytest.approx(emt.get_potential_energy(), abs=1e-7)
+
+
+def test_fixed_atoms_stay_put(tmp_path):
+    atoms = argon()
+    run = settings(steps=20, fix_com=False, fixed_atoms=[0, 5],
+                   records={"trajectory_stride": 20})
+    run_dynamics(tmp_path, atoms, [PotentialSpec(kind="lj")], run, progress=False)
+    first, last = read(tmp_path / "trajectory.extxyz", index=":")
+    np.testing.assert_allclose(last.positions[[0, 5]], first.positions[[0, 5]], atol=1e-8)
+    assert np.abs(last.positions[1:5] - first.positions[1:5]).max() > 1e-3

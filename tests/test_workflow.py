@@ -85,6 +85,20 @@ def test_smoke_preset_runs_the_conductivity_study(smoke_run):
     assert (run / "production" / "ipi" / "input.xml").exists()
 
 
+def test_smoke_preset_runs_the_melting_study(smoke_run):
+    _, workdir = smoke_run
+    table = pd.read_csv(workdir / "results" / "gaas_melting.csv")
+    assert set(table["model"]) == {"pet-mad", "bespoke", "lora"}
+    assert sorted(set(table["temperature_K"])) == [1000, 1300]
+    # Tiny smoke models are often unstable: every point either has Δμ or says why not.
+    finished = table["status"] == "ok"
+    assert table.loc[finished, "delta_mu_eV_per_atom"].notna().all()
+    assert table.loc[~finished, "reason"].str.len().gt(10).all()
+    assert (workdir / "results" / "gaas_melting.pdf").stat().st_size > 10_000
+    plumed = workdir / "runs" / "gaas" / "pet-mad" / "interface" / "melt" / "ipi"
+    assert (plumed / "input.xml").exists()
+
+
 def test_rerun_with_nothing_changed_does_nothing(smoke_run):
     root, workdir = smoke_run
     result = snakemake(root, workdir, "all", "-n")
@@ -122,6 +136,10 @@ def test_a_target_builds_only_what_it_needs(tmp_path, root):
     assert jobs == {"build_structures": 2, "label": 2, "split": 2, "train_pet_mad": 1,
                     "train_bespoke_model": 1, "train_lora_model": 1, "lps_md": 9,
                     "lps_conductivity": 1, "total": 19}
+    jobs = planned_jobs(root, tmp_path, "results/gaas_melting.pdf")
+    assert jobs == {"build_structures": 2, "label": 2, "split": 2, "train_pet_mad": 1,
+                    "train_bespoke_model": 1, "train_lora_model": 1, "gaas_interface": 3,
+                    "gaas_pinning": 6, "gaas_melting": 1, "total": 19}
 
 
 @pytest.mark.parametrize("preset", ["config.yaml", "presets/smoke.yaml", "presets/paper.yaml"])

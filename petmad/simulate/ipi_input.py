@@ -89,6 +89,8 @@ def _dynamics(settings: DynamicsSettings, indent: str) -> str:
 def _motion(settings: DynamicsSettings) -> str:
     dynamics = _dynamics(settings, "        " if settings.atom_swaps else "      ")
     fixcom = f"<fixcom>{settings.fix_com}</fixcom>"
+    if settings.fixed_atoms:
+        fixcom += f"<fixatoms>[{', '.join(str(i) for i in settings.fixed_atoms)}]</fixatoms>"
     if settings.atom_swaps is None:
         return f'    <motion mode="dynamics">\n      {fixcom}\n{dynamics}\n    </motion>'
     names = ", ".join(settings.atom_swaps.species)

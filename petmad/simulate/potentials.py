@@ -197,6 +197,10 @@ class Evaluator:
 
 def check_geometry(atoms: Atoms, stop: StopCriteria) -> None:
     """Raise :class:`SimulationStopped` when atoms collide or fly apart."""
+    volume = abs(np.linalg.det(atoms.cell.array)) if atoms.pbc.any() else 1.0
+    if not (np.isfinite(atoms.positions).all() and np.isfinite(atoms.cell.array).all()
+            and volume > 1e-6):
+        raise SimulationStopped("positions or cell became non-finite or degenerate")
     if stop.min_distance_A is None and stop.max_neighbour_distance_A is None:
         return
     from vesin import NeighborList

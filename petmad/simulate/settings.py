@@ -197,6 +197,10 @@ class DynamicsSettings(Strict):
         description="remove centre-of-mass motion (3 degrees of freedom fewer); switch off "
         "for atoms tethered to fixed sites, whose centre of mass is not conserved",
     )
+    fixed_atoms: list[int] = Field(
+        default_factory=list,
+        description="indices of atoms held fixed (e.g. the solid half while the other melts)",
+    )
     thermostat: Thermostat = Field(default_factory=Thermostat)
     barostat: Barostat | None = Field(None, description="required for npt")
     path_integral: PathIntegral = Field(default_factory=PathIntegral)
@@ -218,4 +222,6 @@ class DynamicsSettings(Strict):
             raise ValueError(f"a barostat makes no sense in ensemble '{self.ensemble}'")
         if self.replica_exchange is not None and self.ensemble == "nve":
             raise ValueError("replica exchange needs a thermostat (nvt or npt)")
+        if self.fixed_atoms and self.fix_com:
+            raise ValueError("fixed atoms pin the centre of mass already: set fix_com false")
         return self

@@ -22,6 +22,7 @@ import pandas as pd
 from analysis.output import pyplot, save_figure, write_csv
 from analysis.pinning import (
     chemical_potential_difference,
+    effective_sample_size,
     melting_point_report,
     reweighted_means,
 )
@@ -47,12 +48,17 @@ def pinned_run(status_path: Path, settings: dict) -> dict:
     mean, error = block_average(order, n_blocks=min(5, max(2, len(order) // 5)))
     row.update(s_mean=mean, s_error=error, natoms=status["natoms"])
     if "energy_ensemble" in records:
-        model_column = [c for c in properties.columns if c.startswith("potential_")
-                        and not c.startswith("potential_q4")][0]
+        # The model term's energy column (the restraint's is potential_q4restraint*).
+        model_column = next(c for c in properties.columns if c.startswith("potential_")
+                            and not c.startswith("potential_q4") and c != "potential_eV")
         model_energy = properties.loc[records["step"][skip:], model_column].to_numpy()
-        row["members"] = reweighted_means(order, model_energy,
-                                          records["energy_ensemble"][skip:],
+        ensemble = records["energy_ensemble"][skip:]
+        row["members"] = reweighted_means(order, model_energy, ensemble,
                                           status["temperature_K"])
+        # Few effective frames behind a member's average: its reweighting is unreliable.
+        row["ensemble_min_effective_frames"] = min(
+            effective_sample_size(model_energy, ensemble[:, k], status["temperature_K"])
+            for k in range(ensemble.shape[1]))
     return row
 
 

@@ -55,7 +55,7 @@ def relax(atoms: Atoms, potential: PotentialSpec, steps: int) -> Atoms:
     return Atoms(relaxed.numbers, relaxed.positions, cell=relaxed.cell, pbc=True)
 
 
-def _records(settings: GaasMeltingSettings, steps: int) -> dict[str, Any]:
+def _records(settings: GaasMeltingSettings) -> dict[str, Any]:
     stride = settings.record_stride
     return {"properties_stride": stride, "trajectory_stride": stride,
             "checkpoint_stride": max(stride, 500 // stride * stride)}
@@ -120,7 +120,7 @@ def reference_orders(directory: str | Path, potential: PotentialSpec,
             "timestep_fs": settings.timestep_fs, "seed": seed + seed_offset,
             "thermostat": {"kind": "langevin", "tau_fs": 100.0},
             "barostat": {"kind": "isotropic", "pressure_bar": 1.0, "tau_fs": 500.0},
-            "records": _records(settings, steps), "stop": STOP})
+            "records": _records(settings), "stop": STOP})
 
     melt = DynamicsSettings.model_validate({
         "ensemble": "nvt", "temperature_K": settings.melt_temperature_K,
@@ -156,7 +156,7 @@ def pin(directory: str | Path, potential: PotentialSpec, interface: Path,
         "timestep_fs": settings.timestep_fs, "seed": seed,
         "thermostat": {"kind": "svr", "tau_fs": 200.0},
         "barostat": {"kind": "axis", "axis": "z", "pressure_bar": 1.0, "tau_fs": 1000.0},
-        "records": _records(settings, settings.pinning_steps), "stop": STOP})
+        "records": _records(settings), "stop": STOP})
     status: dict[str, Any] = {"temperature_K": temperature, "natoms": len(atoms),
                               "kappa_eV": settings.kappa_eV, "target": settings.target,
                               **references}

@@ -225,3 +225,15 @@ def test_pet_with_llpr_drives_md_and_records_its_ensemble(models, tmp_path):
     strict = DynamicsSettings.model_validate(strict.model_dump())
     with pytest.raises(SimulationStopped, match="step 0: .*uncertainty .* exceeds"):
         run_dynamics(tmp_path / "guarded", atoms, [model], strict, progress=False)
+
+
+def test_a_truncated_newest_checkpoint_is_skipped_on_resume(tmp_path):
+    from petmad.models.training import newest_checkpoint
+
+    torch.save({"epoch": 3}, tmp_path / "model_3.ckpt")
+    torch.save({"epoch": 4}, tmp_path / "model_4.ckpt")
+    data = (tmp_path / "model_4.ckpt").read_bytes()
+    (tmp_path / "model_4.ckpt").write_bytes(data[: len(data) // 2])  # killed mid-write
+    assert newest_checkpoint(tmp_path) == tmp_path / "model_3.ckpt"
+    assert not (tmp_path / "model_4.ckpt").exists()
+    assert newest_checkpoint(tmp_path / "missing") is None

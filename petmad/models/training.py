@@ -72,10 +72,23 @@ def _inside(directory: Path) -> Iterator[None]:
 
 
 def newest_checkpoint(directory: Path) -> Path | None:
-    """metatrain's latest intermediate checkpoint ``model_<epoch>.ckpt``, if any."""
-    candidates = [(int(p.stem.split("_")[1]), p) for p in directory.glob("model_*.ckpt")
-                  if p.stem.split("_")[1].isdigit()]
-    return max(candidates)[1] if candidates else None
+    """metatrain's latest readable intermediate checkpoint ``model_<epoch>.ckpt``, if any.
+
+    metatrain does not write checkpoints atomically: a kill during a write leaves a
+    truncated newest file, which is removed so the run resumes from the one before."""
+    import torch
+
+    candidates = sorted((int(p.stem.split("_")[1]), p) for p in directory.glob("model_*.ckpt")
+                        if p.stem.split("_")[1].isdigit())
+    for _, path in reversed(candidates):
+        try:
+            torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as exc:  # truncated pickle/zip: EOFError, RuntimeError, ...
+            log.warning("removing unreadable checkpoint %s (%s)", path, exc)
+            path.unlink()
+            continue
+        return path
+    return None
 
 
 def run_metatrain(options: dict[str, Any], directory: Path) -> Path:

@@ -132,6 +132,10 @@ def melting_figure(table: pd.DataFrame, summaries: dict, path: Path) -> None:
                       capsize=2, label=label)
         if np.isfinite(root):
             axis.axvline(root, color=colour, ls=":", lw=1)
+    failed = int((table["status"] != "ok").sum())
+    if failed:
+        axis.text(0.02, 0.02, f"{failed} of {len(table)} points failed (reasons in the CSV)",
+                  transform=axis.transAxes, fontsize=7, color="tab:red")
     axis.axhline(0.0, color="0.6", lw=0.8)
     axis.set_xlabel("T (K)")
     axis.set_ylabel("Δμ = μ$_{solid}$ − μ$_{liquid}$ (meV/atom)")

@@ -134,6 +134,10 @@ def conductivity_figure(table: pd.DataFrame, path: Path) -> None:
         axis.legend(fontsize=7, title="filled: Green-Kubo, open: Einstein-Helfand",
                     title_fontsize=6)
     axes[0][0].set_ylabel("σ (S/cm)")
+    failed = table.drop_duplicates(["phase", "temperature_K", "model"])["stopped"].fillna("")
+    if (failed != "").any():
+        figure.text(0.01, 0.01, f"{int((failed != '').sum())} runs stopped by a guard "
+                    "(reasons in the CSV)", fontsize=7, color="tab:red")
     save_figure(figure, path)
 
 

@@ -205,6 +205,21 @@ def cmd_check_config(args: argparse.Namespace) -> None:
     print("configuration is valid")
 
 
+def add_study_parser(commands, name: str, help_text: str, section: str):
+    """A case-study command: which model runs it, the study's config section, where to."""
+    study = commands.add_parser(name, help=help_text)
+    study.add_argument("--model", required=True, help="pet-mad, bespoke, lora or reference")
+    study.add_argument("--model-file", help="exported model (.pt) unless --model reference")
+    study.add_argument("--reference", type=_json, default=None, help="config 'reference' (JSON)")
+    study.add_argument("--settings", type=_json, required=True, help=f"config {section} (JSON)")
+    study.add_argument("--seed", type=int, required=True)
+    study.add_argument("--output-dir", required=True)
+    study.add_argument("--device", default="cpu")
+    study.add_argument("--quiet", action="store_true")
+    study.add_argument("--threads", type=int, default=1)
+    return study
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m petmad", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -287,35 +302,16 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--threads", type=int, default=1)
     simulate.set_defaults(func=cmd_simulate)
 
-    lps = commands.add_parser("lps-md", help="Li3PS4 conductivity runs of one (phase, T)")
-    lps.add_argument("--model", required=True, help="pet-mad, bespoke, lora or reference")
-    lps.add_argument("--model-file", help="exported model (.pt) unless --model reference")
-    lps.add_argument("--reference", type=_json, default=None, help="config 'reference' (JSON)")
+    lps = add_study_parser(commands, "lps-md", "Li3PS4 conductivity runs of one (phase, T)",
+                           "studies.lps_conductivity")
     lps.add_argument("--phase", choices=["alpha", "beta", "gamma"], required=True)
     lps.add_argument("--temperature", type=float, required=True)
-    lps.add_argument("--settings", type=_json, required=True,
-                     help="config studies.lps_conductivity (JSON)")
-    lps.add_argument("--seed", type=int, required=True)
-    lps.add_argument("--output-dir", required=True)
-    lps.add_argument("--device", default="cpu")
-    lps.add_argument("--quiet", action="store_true")
-    lps.add_argument("--threads", type=int, default=1)
     lps.set_defaults(func=cmd_lps_md)
 
-    gaas = commands.add_parser(
-        "gaas-pinning", help="GaAs interface (no --temperature) or references + pinned run")
-    gaas.add_argument("--model", required=True, help="pet-mad, bespoke, lora or reference")
-    gaas.add_argument("--model-file", help="exported model (.pt) unless --model reference")
-    gaas.add_argument("--reference", type=_json, default=None, help="config 'reference' (JSON)")
+    gaas = add_study_parser(commands, "gaas-pinning", "GaAs interface (no --temperature) or "
+                            "references + pinned run", "studies.gaas_melting")
     gaas.add_argument("--temperature", type=float, default=None)
     gaas.add_argument("--interface", help="status.json of the model's interface job")
-    gaas.add_argument("--settings", type=_json, required=True,
-                      help="config studies.gaas_melting (JSON)")
-    gaas.add_argument("--seed", type=int, required=True)
-    gaas.add_argument("--output-dir", required=True)
-    gaas.add_argument("--device", default="cpu")
-    gaas.add_argument("--quiet", action="store_true")
-    gaas.add_argument("--threads", type=int, default=1)
     gaas.set_defaults(func=cmd_gaas)
 
     schema = commands.add_parser("schema", help="print the configuration's JSON schema")

@@ -455,16 +455,27 @@ class LpsConductivitySettings(Strict):
     runtime_min: int = Field(120, ge=1, description="cluster runtime request per MD job")
 
 
-class GaasQ4(Strict):
-    """Steinhardt Q4 of every atom with its first-shell neighbours (Ga-As 2.45 Å; the
-    second shell at 4.0 Å lies beyond the cutoff)."""
+class Q4Switching(Strict):
+    """Neighbour weights of the Steinhardt Q4 collective variable: PLUMED's RATIONAL
+    switching function (1 - x^n)/(1 - x^m), x = (r - d0)/r0, times a cosine taper to zero
+    between cutoff - taper and cutoff."""
 
     r0_A: float = Field(3.0, gt=0, description="rational switching-function distance r0 (Å)")
-    d0_A: float = Field(0.0, ge=0, description="switching-function offset d0 (Å)")
+    d0_A: float = Field(0.0, ge=0, description="switching-function offset d0; closer pairs weigh 1")
     n: int = Field(6, ge=1, description="switching-function exponent n")
-    m: int = Field(12, ge=1, description="switching-function exponent m")
-    cutoff_A: float = Field(3.5, gt=0, description="pair cutoff (Å)")
-    taper_A: float = Field(0.5, ge=0, description="smooth taper below the cutoff (Å)")
+    m: int = Field(12, ge=1, description="switching-function exponent m > n")
+    cutoff_A: float = Field(4.0, gt=0, description="pair cutoff (PLUMED's D_MAX), Å")
+    taper_A: float = Field(
+        0.5, ge=0, description="width of the cosine taper to zero below the cutoff (0 = hard)"
+    )
+
+    @model_validator(mode="after")
+    def _check_switching(self) -> "Q4Switching":
+        if not self.n < self.m:
+            raise ValueError(f"the switching function needs n < m, got n={self.n}, m={self.m}")
+        if not self.cutoff_A > self.taper_A:
+            raise ValueError(f"cutoff_A ({self.cutoff_A}) must exceed taper_A ({self.taper_A})")
+        return self
 
 
 class GaasMeltingSettings(Strict):
@@ -497,7 +508,11 @@ class GaasMeltingSettings(Strict):
         200.0, gt=0, description="pinning spring constant k (eV; s is dimensionless)"
     )
     target: float = Field(0.5, description="pinning target s̄ (paper: 1/2)")
-    q4: GaasQ4 = GaasQ4()
+    # First shell only: Ga-As at 2.45 Å counts, the second shell at 4.0 Å lies beyond.
+    q4: Q4Switching = Field(
+        default_factory=lambda: Q4Switching(cutoff_A=3.5),
+        description="Q4 neighbour weights (first-shell Ga-As neighbours)",
+    )
     min_order_contrast: float = Field(
         0.05, gt=0, description="smallest q_solid - q_liquid accepted; below it the "
         "normalisation of s is meaningless and the point is reported as failed")

@@ -9,13 +9,12 @@ its result is already there, so a killed job resumes: metatrain restarts from it
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import os
 import shutil
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Literal
 
 import numpy as np
 import yaml
@@ -61,16 +60,6 @@ def resolve_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-@contextmanager
-def _inside(directory: Path) -> Iterator[None]:
-    previous = Path.cwd()
-    os.chdir(directory)
-    try:
-        yield
-    finally:
-        os.chdir(previous)
-
-
 def newest_checkpoint(directory: Path) -> Path | None:
     """metatrain's latest readable intermediate checkpoint ``model_<epoch>.ckpt``, if any.
 
@@ -106,7 +95,7 @@ def run_metatrain(options: dict[str, Any], directory: Path) -> Path:
         log.info("resuming from %s", restart)
         # metatrain writes the split indices once per run and refuses an existing folder.
         shutil.rmtree(directory / "indices", ignore_errors=True)
-    with _inside(directory):
+    with contextlib.chdir(directory):
         train_model(OmegaConf.create(options), output="model.pt", checkpoint_dir=".",
                     restart_from=str(restart.name) if restart else None)
     (directory / "done").touch()

@@ -209,14 +209,6 @@ def _system_records(work: Path, system: str, settings: DynamicsSettings,
     return {"properties": properties, "frames": frames, "arrays": arrays}
 
 
-def _select(records: list[dict[str, Any]], owner: np.ndarray, key: str) -> Any:
-    """Row-wise pick from the system that held a temperature at each output step."""
-    if key == "properties":
-        rows = [records[system]["properties"].iloc[row] for row, system in enumerate(owner)]
-        return pd.DataFrame(rows).reset_index(drop=True)
-    return [records[system]["frames"][row] for row, system in enumerate(owner)]
-
-
 def write_records(work: Path, directory: Path, settings: DynamicsSettings,
                   terms: list[ForceTerm], template: Atoms) -> dict[str, list[str]]:
     """Write the records of the run in ``work`` into ``directory``; return their paths."""
@@ -253,7 +245,8 @@ def _sorted_by_temperature(work: Path, systems: list[dict[str, Any]], index: int
     replicas = len(systems)
     property_steps = systems[0]["properties"]["step"].to_numpy()
     owner = np.argmax(replica_temperature_index(work, replicas, property_steps) == index, axis=1)
-    properties = _select(systems, owner, "properties")
+    properties = pd.DataFrame([systems[system]["properties"].iloc[row]
+                               for row, system in enumerate(owner)]).reset_index(drop=True)
     frame_steps = systems[0]["arrays"]["step"]
     owner = np.argmax(replica_temperature_index(work, replicas, frame_steps) == index, axis=1)
     frames = [systems[system]["frames"][row] for row, system in enumerate(owner)]

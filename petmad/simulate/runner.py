@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -180,16 +179,6 @@ def _detach_softexit(simulation) -> None:
     softexit.flist = [entry for entry in softexit.flist if entry[0] != simulation.softexit]
 
 
-@contextlib.contextmanager
-def _inside(directory: Path) -> Iterator[None]:
-    previous = Path.cwd()
-    os.chdir(directory)
-    try:
-        yield
-    finally:
-        os.chdir(previous)
-
-
 def _load(work: Path):
     from ipi import ipi_global_settings
     from ipi.engine.simulation import Simulation
@@ -208,7 +197,7 @@ def _load(work: Path):
         text = saved["restart"]
     else:
         text = (work / "input.xml").read_text()
-    with _inside(work):
+    with contextlib.chdir(work):
         simulation = Simulation.load_from_xml(text, custom_verbosity="quiet")
     _detach_softexit(simulation)
     return simulation
@@ -227,7 +216,7 @@ def integrate(work: Path, settings: DynamicsSettings, progress: bool = True,
     bar = tqdm(total=total, initial=simulation.step, desc=description, unit="step",
                disable=not progress, mininterval=2.0)
     try:
-        with _inside(work):
+        with contextlib.chdir(work):
             while simulation.step < total:
                 simulation.tsteps = min(simulation.step + stride, total)
                 try:

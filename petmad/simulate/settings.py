@@ -11,23 +11,14 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from petmad.config import ReferenceSettings, Strict
+from petmad.config import Q4Switching, ReferenceSettings, Strict
 
 
-class Q4RestraintSettings(Strict):
+class Q4RestraintSettings(Q4Switching):
     """Harmonic pinning restraint V = kappa/2 (s - target)^2 on the normalised Steinhardt
     order parameter s = (q̄ - q_liquid)/(q_solid - q_liquid), where q̄ is the mean per-atom
-    q4 of the centre atoms (1 = solid, 0 = liquid): the interface-pinning bias.  Neighbour
-    weights are PLUMED's RATIONAL switching function times a cosine taper to the cutoff."""
+    q4 of the centre atoms (1 = solid, 0 = liquid): the interface-pinning bias."""
 
-    r0_A: float = Field(3.0, gt=0, description="rational switching-function distance r0 (Å)")
-    d0_A: float = Field(0.0, ge=0, description="switching-function offset d0; closer pairs weigh 1")
-    n: int = Field(6, ge=1, description="switching function (1 - x^n)/(1 - x^m): n")
-    m: int = Field(12, ge=1, description="switching-function denominator exponent m > n")
-    cutoff_A: float = Field(4.0, gt=0, description="pair cutoff (PLUMED's D_MAX), Å")
-    taper_A: float = Field(
-        0.5, ge=0, description="width of the cosine taper to zero below the cutoff (0 = hard)"
-    )
     kappa_eV: float = Field(1.0, ge=0, description="spring constant k (eV; s is dimensionless)")
     target: float = Field(0.5, description="pinning target s̄ (1/2: half solid, half liquid)")
     q_solid: float = Field(1.0, description="mean per-atom q4 of the bulk solid (s = 1)")
@@ -37,11 +28,7 @@ class Q4RestraintSettings(Strict):
     )
 
     @model_validator(mode="after")
-    def _check_consistency(self) -> Q4RestraintSettings:
-        if not self.n < self.m:
-            raise ValueError(f"the switching function needs n < m, got n={self.n}, m={self.m}")
-        if not self.cutoff_A > self.taper_A:
-            raise ValueError(f"cutoff_A ({self.cutoff_A}) must exceed taper_A ({self.taper_A})")
+    def _check_normalisation(self) -> Q4RestraintSettings:
         if self.q_solid == self.q_liquid:
             raise ValueError("q_solid and q_liquid must differ: they normalise "
                              f"s = (q - q_liquid)/(q_solid - q_liquid), both are {self.q_solid}")

@@ -143,19 +143,11 @@ def cmd_rotations(args: argparse.Namespace) -> None:
 
 
 def cmd_simulate(args: argparse.Namespace) -> None:
-    from pydantic import ValidationError
-
-    from petmad.config import ConfigError
     from petmad.io import read_extxyz
     from petmad.simulate import DynamicsSettings, PotentialSpec, run_dynamics
 
-    try:
-        settings = DynamicsSettings.model_validate(args.settings)
-        potentials = [PotentialSpec.model_validate(spec) for spec in args.potential]
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "settings"
-        raise ConfigError(f"simulation settings: {where}: {first['msg']}") from None
+    settings = DynamicsSettings.model_validate(args.settings)
+    potentials = [PotentialSpec.model_validate(spec) for spec in args.potential]
     structures = [read_extxyz(path)[args.frame] for path in args.structure]
     summary = run_dynamics(args.output_dir, structures, potentials, settings,
                            progress=not args.quiet, description=args.label)
@@ -326,12 +318,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_threads(getattr(args, "threads", 1))
+    from pydantic import ValidationError
+
     from petmad.errors import EXPECTED_ERRORS
 
     try:
         args.func(args)
     except EXPECTED_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:  # JSON settings given on the command line
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "<top level>"
+        print(f"error: invalid {exc.title}: {where}: {first['msg']}", file=sys.stderr)
         return 2
     return 0
 

@@ -399,7 +399,7 @@ def test_cli_runs_and_reports_bad_settings_in_one_line(tmp_path, root):
     bad = subprocess.run(base + ["--settings", '{"steps": 5, "ensemble": "npq"}'],
                          capture_output=True, text=True, env=env, check=False)
     assert bad.returncode == 2
-    assert bad.stderr.strip().startswith("error: simulation settings: ensemble")
+    assert bad.stderr.strip().startswith("error: invalid DynamicsSettings: ensemble")
     assert len(bad.stderr.strip().splitlines()) == 1
 
 
@@ -473,3 +473,15 @@ def test_fixed_atoms_stay_put(tmp_path):
     first, last = read(tmp_path / "trajectory.extxyz", index=":")
     np.testing.assert_allclose(last.positions[[0, 5]], first.positions[[0, 5]], atol=1e-8)
     assert np.abs(last.positions[1:5] - first.positions[1:5]).max() > 1e-3
+
+
+def test_study_command_names_a_missing_model_file(tmp_path, root):
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    result = subprocess.run(
+        [sys.executable, "-m", "petmad", "lps-md", "--model", "pet-mad", "--model-file",
+         str(tmp_path / "missing.pt"), "--settings", "{}", "--phase", "gamma",
+         "--temperature", "500", "--seed", "1", "--output-dir", str(tmp_path / "run")],
+        capture_output=True, text=True, env=env, check=False)
+    assert result.returncode == 2
+    assert "missing.pt' of model 'pet-mad' does not exist" in result.stderr
+    assert not (tmp_path / "run").exists()

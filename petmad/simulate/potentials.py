@@ -10,6 +10,7 @@ its domain) with a message naming the cause.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -110,6 +111,8 @@ def model_potential(model: str, model_file: str | None = None,
     the reference engine itself when ``model`` is 'reference'."""
     if model == "reference":
         return PotentialSpec(kind="reference", reference=reference or {})
+    if model_file is None or not Path(model_file).is_file():
+        raise FileNotFoundError(f"model file '{model_file}' of model '{model}' does not exist")
     return PotentialSpec(kind="metatomic", path=str(model_file), device=device)
 
 

@@ -15,6 +15,7 @@ include: "rules/data.smk"
 include: "rules/models.smk"
 include: "rules/lps_conductivity.smk"
 include: "rules/gaas_melting.smk"
+include: "rules/hea_segregation.smk"
 
 
 # Light rules run where Snakemake runs, not as cluster jobs.
@@ -26,6 +27,7 @@ localrules:
     rotational_discrepancy,
     lps_conductivity,
     gaas_melting,
+    hea_segregation,
 
 
 rule all:
@@ -37,3 +39,4 @@ rule all:
         rules.rotational_discrepancy.output,
         rules.lps_conductivity.output if "lps" in CFG.systems else [],
         rules.gaas_melting.output if "gaas" in CFG.systems else [],
+        rules.hea_segregation.output if "hea" in CFG.systems else [],

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.output import pyplot, save_figure, write_csv
+from analysis.output import MODEL_COLOURS, pyplot, save_figure, write_csv
 from analysis.pinning import (
     chemical_potential_difference,
     effective_sample_size,
@@ -28,8 +28,6 @@ from analysis.pinning import (
 )
 from analysis.statistics import block_average
 
-MODEL_COLOURS = {"pet-mad": "black", "lora": "tab:orange", "bespoke": "tab:blue",
-                 "reference": "grey"}
 
 
 def pinned_run(status_path: Path, settings: dict) -> dict:

@@ -29,10 +29,8 @@ from analysis.conductivity import (
     green_kubo,
     unwrapped_charge_dipole,
 )
-from analysis.output import pyplot, save_figure, write_csv
+from analysis.output import MODEL_COLOURS, pyplot, save_figure, write_csv
 
-MODEL_COLOURS = {"pet-mad": "black", "lora": "tab:orange", "bespoke": "tab:blue",
-                 "reference": "grey"}
 PHASE_TITLES = {"alpha": "α", "beta": "β", "gamma": "γ"}
 
 

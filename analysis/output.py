@@ -8,6 +8,10 @@ import pandas as pd
 
 from petmad.io import atomic_path
 
+# The paper's colours: PET-MAD black, bespoke blue, LoRA fine-tune orange.
+MODEL_COLOURS = {"pet-mad": "black", "lora": "tab:orange", "bespoke": "tab:blue",
+                 "reference": "grey"}
+
 
 def pyplot():
     """matplotlib's pyplot on the non-interactive backend (jobs have no display)."""

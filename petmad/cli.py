@@ -184,6 +184,17 @@ def cmd_gaas(args: argparse.Namespace) -> None:
     print(f"{args.model}: {status['status']} {status.get('reason', '')}")
 
 
+def cmd_hea(args: argparse.Namespace) -> None:
+    from petmad.config import HeaSegregationSettings
+    from petmad.simulate.potentials import model_potential
+    from petmad.studies.hea import run_model
+
+    settings = HeaSegregationSettings.model_validate(args.settings)
+    potential = model_potential(args.model, args.model_file, args.reference, args.device)
+    status = run_model(args.output_dir, potential, settings, args.seed, progress=not args.quiet)
+    print(f"{args.model}: {status['status']} {status.get('reason', '')}")
+
+
 def cmd_schema(args: argparse.Namespace) -> None:
     from petmad.config import json_schema
 
@@ -305,6 +316,10 @@ def build_parser() -> argparse.ArgumentParser:
     gaas.add_argument("--temperature", type=float, default=None)
     gaas.add_argument("--interface", help="status.json of the model's interface job")
     gaas.set_defaults(func=cmd_gaas)
+
+    hea = add_study_parser(commands, "hea-remd", "CoCrFeMnNi(111) REMD/MC segregation run",
+                           "studies.hea_segregation")
+    hea.set_defaults(func=cmd_hea)
 
     schema = commands.add_parser("schema", help="print the configuration's JSON schema")
     schema.set_defaults(func=cmd_schema)

@@ -519,9 +519,70 @@ class GaasMeltingSettings(Strict):
     runtime_min: int = Field(240, ge=1, description="cluster runtime request per MD job")
 
 
+class HeaSegregationSettings(Strict):
+    """CoCrFeMnNi (111) surface segregation by REMD with Monte Carlo swaps (paper II.F,
+    S11.C)."""
+
+    slab: list[int] = Field(
+        default_factory=lambda: [3, 3, 6], min_length=3, max_length=3,
+        description="fcc(111) slab: in-plane repeats and number of layers (paper: 7x7x11, "
+        "539 atoms)",
+    )
+    vacuum_A: float = Field(
+        10.0, gt=0, description="vacuum on each side; the cell is periodic along z too, so "
+        "the in-plane barostat sees a stress, and the gap (twice this) exceeds any cutoff")
+    temperature_range_K: list[float] = Field(
+        default_factory=lambda: [640.0, 1250.0], min_length=2, max_length=2,
+        description="lowest and highest replica temperature (paper: 500-1200 K; the "
+        "default's 4-point grid is 640, 800, 1000, 1250 K)",
+    )
+    replicas: int = Field(
+        4, ge=2, description="replicas on a logarithmic grid over the range (paper: 16)")
+    analysis_temperature_K: float = Field(
+        800.0, gt=0, description="Γ comes from the replica nearest this temperature "
+        "(paper: 800 K; its actual temperature is reported)")
+    timestep_fs: float = Field(2.0, gt=0, description="MD time step (paper: 2 fs)")
+    steps: int = Field(1000, ge=2, description="REMD steps (paper: 200 ps = 100000 steps)")
+    exchange_stride: int = Field(
+        10, ge=1, description="steps between replica-exchange attempts")
+    swap_attempts_per_step: float = Field(
+        0.2, gt=0, description="mean number of Monte Carlo atom-swap attempts per MD step "
+        "and replica (Poisson; each attempt costs one energy evaluation)")
+    pressure_bar: float = Field(0.0, description="in-plane pressure (paper: zero)")
+    barostat_tau_fs: float = Field(1000.0, gt=0, description="piston time constant")
+    thermostat_tau_fs: float = Field(100.0, gt=0, description="Langevin time constant")
+    relax_steps: int = Field(
+        20, ge=0, description="FIRE steps relaxing the positions of the starting slab")
+    record_stride: int = Field(10, ge=1, description="steps between saved frames")
+    bulk_thickness_A: float = Field(
+        10.0, gt=0, description="thickness of the bulk region centred on the slab (paper "
+        "Eq. 6: 10 Å)")
+    equilibration_fraction: float = Field(
+        0.5, ge=0, lt=1, description="leading share of the run left out of the averages")
+    blocks: int = Field(5, ge=2, description="blocks for the statistical error of Γ")
+    runtime_min: int = Field(240, ge=1, description="cluster runtime request per REMD job")
+
+    @model_validator(mode="after")
+    def _check_temperatures(self) -> "HeaSegregationSettings":
+        low, high = self.temperature_range_K
+        if not 0 < low < high:
+            raise ValueError(f"temperature_range_K needs 0 < low < high, got {low}, {high}")
+        if not low <= self.analysis_temperature_K <= high:
+            raise ValueError(f"analysis_temperature_K {self.analysis_temperature_K} lies "
+                             f"outside temperature_range_K [{low}, {high}]")
+        return self
+
+    def temperatures_K(self) -> list[float]:
+        """The replica ladder: a logarithmic grid, as in the paper."""
+        low, high = self.temperature_range_K
+        last = self.replicas - 1
+        return [low * (high / low) ** (k / last) for k in range(self.replicas)]
+
+
 class StudySettings(Strict):
     lps_conductivity: LpsConductivitySettings = LpsConductivitySettings()
     gaas_melting: GaasMeltingSettings = GaasMeltingSettings()
+    hea_segregation: HeaSegregationSettings = HeaSegregationSettings()
 
 
 # --------------------------------------------------------------------------- top level

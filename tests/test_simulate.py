@@ -200,6 +200,23 @@ def test_replica_exchange_accepts_with_the_metropolis_probability(tmp_path):
         assert abs(mean - target) < max(4 * error, 0.08 * target), (index, mean, error)
 
 
+def test_replica_outputs_follow_the_logged_temperature_assignment(tmp_path):
+    from petmad.simulate.records import replica_temperature_index
+
+    # i-PI logs, after the 0-based step at which ensembles were swapped, which temperature
+    # each system now holds.  Outputs are taken after completed steps: the swap logged at
+    # step 9 shows in the output of step 10, not of step 5.
+    (tmp_path / "sim.remd_idx").write_text("9 1 0 2\n29 1 2 0\n")
+    steps = np.array([0, 5, 10, 20, 30, 40])
+    assignment = replica_temperature_index(tmp_path, 3, steps)
+    expected = [[0, 1, 2], [0, 1, 2], [1, 0, 2], [1, 0, 2], [1, 2, 0], [1, 2, 0]]
+    np.testing.assert_array_equal(assignment, expected)
+    # No exchange yet: every system keeps its own temperature.
+    (tmp_path / "sim.remd_idx").write_text("")
+    np.testing.assert_array_equal(replica_temperature_index(tmp_path, 3, steps),
+                                  np.tile([0, 1, 2], (6, 1)))
+
+
 def test_atom_swaps_keep_composition_and_do_swap(tmp_path):
     atoms = bulk("Cu", "fcc", a=3.7, cubic=True).repeat(2)
     atoms.symbols[::2] = "Au"
@@ -227,6 +244,23 @@ def test_one_axis_barostat_moves_only_that_axis(tmp_path):
     for fixed in ("cell_xx_A", "cell_yy_A", "cell_xy_A", "cell_xz_A", "cell_yz_A"):
         assert np.ptp(table[fixed]) < 1e-9, fixed
     assert table["cell_zz_A"].iloc[-1] < table["cell_zz_A"].iloc[0] - 0.05  # compressed
+
+
+def test_in_plane_barostat_relaxes_a_slab_without_touching_its_normal(tmp_path):
+    from ase.build import fcc111
+
+    # A Cu(111) slab squeezed 4 % in-plane, periodic across 12 Å of vacuum: the plane
+    # expands towards EMT's lattice; nothing along z moves (else the vacuum would grow).
+    atoms = fcc111("Cu", size=(2, 2, 3), a=3.46, vacuum=6.0, periodic=True)
+    run = settings(ensemble="npt", temperature_K=100.0, steps=300, timestep_fs=4.0,
+                   barostat={"kind": "plane", "axis": "z", "pressure_bar": 0.0,
+                             "tau_fs": 200.0})
+    run_dynamics(tmp_path, atoms, [PotentialSpec(kind="emt")], run, progress=False)
+    table = pd.read_csv(tmp_path / "properties.csv")
+    for fixed in ("cell_zz_A", "cell_xz_A", "cell_yz_A"):
+        assert np.ptp(table[fixed]) < 1e-9, fixed
+    assert table["cell_xx_A"].max() > table["cell_xx_A"].iloc[0] + 0.05  # expanded
+    assert table["cell_yy_A"].max() > table["cell_yy_A"].iloc[0] + 0.05
 
 
 def test_isotropic_barostat_finds_the_volume_at_the_target_pressure(tmp_path):

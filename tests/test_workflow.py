@@ -99,6 +99,20 @@ def test_smoke_preset_runs_the_melting_study(smoke_run):
     assert (plumed / "input.xml").exists()
 
 
+def test_smoke_preset_runs_the_segregation_study(smoke_run):
+    _, workdir = smoke_run
+    table = pd.read_csv(workdir / "results" / "hea_segregation.csv")
+    assert set(table["model"]) == {"pet-mad", "bespoke", "lora"}
+    assert set(table["element"]) == {"Co", "Cr", "Fe", "Mn", "Ni"}
+    finished = table["status"] == "ok"
+    assert table.loc[finished, "gamma_per_nm2"].notna().all()
+    assert table.loc[~finished, "reason"].str.len().gt(10).all()
+    for _, model in table[finished].groupby("model"):  # excesses sum to zero
+        assert abs(model["gamma_per_nm2"].sum()) < 1e-6
+    assert (workdir / "results" / "hea_segregation.pdf").stat().st_size > 10_000
+    assert (workdir / "runs" / "hea" / "pet-mad" / "remd" / "properties_T01.csv").exists()
+
+
 def test_rerun_with_nothing_changed_does_nothing(smoke_run):
     root, workdir = smoke_run
     result = snakemake(root, workdir, "all", "-n")
@@ -140,6 +154,10 @@ def test_a_target_builds_only_what_it_needs(tmp_path, root):
     assert jobs == {"build_structures": 2, "label": 2, "split": 2, "train_pet_mad": 1,
                     "train_bespoke_model": 1, "train_lora_model": 1, "gaas_interface": 3,
                     "gaas_pinning": 6, "gaas_melting": 1, "total": 19}
+    jobs = planned_jobs(root, tmp_path, "results/hea_segregation.pdf")
+    assert jobs == {"build_structures": 2, "label": 2, "split": 2, "train_pet_mad": 1,
+                    "train_bespoke_model": 1, "train_lora_model": 1, "hea_remd": 3,
+                    "hea_segregation": 1, "total": 13}
 
 
 @pytest.mark.parametrize("preset", ["config.yaml", "presets/smoke.yaml", "presets/paper.yaml"])

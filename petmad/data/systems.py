@@ -421,7 +421,7 @@ def build_hea(settings: HeaData, seed: int) -> list[Atoms]:
     def random_alloy(template: Atoms) -> Callable[[np.random.Generator], Atoms]:
         def make(rng: np.random.Generator) -> Atoms:
             alloy = template.copy()
-            alloy.set_chemical_symbols(_equimolar_species(len(alloy), rng))
+            alloy.set_chemical_symbols(equimolar_species(len(alloy), rng))
             return alloy
 
         return make
@@ -457,13 +457,24 @@ def build_hea(settings: HeaData, seed: int) -> list[Atoms]:
     return sample_conditions("hea", conditions, settings.n_structures, seed)
 
 
-def _equimolar_species(n_sites: int, rng: np.random.Generator) -> list[str]:
+def equimolar_species(n_sites: int, rng: np.random.Generator) -> list[str]:
+    """CoCrFeMnNi on ``n_sites`` sites in random order, as equimolar as the count allows."""
     counts = np.full(len(HEA_ELEMENTS), n_sites // len(HEA_ELEMENTS))
     counts[rng.choice(len(HEA_ELEMENTS), n_sites % len(HEA_ELEMENTS), replace=False)] += 1
     return rng.permutation(np.repeat(HEA_ELEMENTS, counts)).tolist()
 
 
 # --------------------------------------------------------------------------- water
+
+
+def water_box(n_molecules: int, density_kg_m3: float, rng: np.random.Generator) -> Atoms:
+    """A cubic periodic box of randomly placed and oriented H2O (O, H, H per molecule) at
+    the given density, with intermolecular O–O ≥ 2.5 Å and H–any ≥ 1.5 Å."""
+    water = molecule("H2O")
+    box = _cubic_box(water.get_masses().sum() * n_molecules, density_kg_m3 / 1e3)
+    return random_molecular_packing(
+        water, n_molecules, box, rng, min_distance=WATER_MIN_DISTANCE_A,
+        pair_min_distance={("O", "O"): WATER_OO_MIN_DISTANCE_A})
 
 
 def build_water(settings: WaterData, seed: int) -> list[Atoms]:
@@ -476,20 +487,10 @@ def build_water(settings: WaterData, seed: int) -> list[Atoms]:
     σ × ``H_DELOCALISATION_FACTOR``.  Atoms are ordered O, H, H per molecule.
     """
     sampling = settings.sampling
-    water = molecule("H2O")  # O, H, H
-    box_mass = water.get_masses().sum() * settings.n_molecules
-    box = _cubic_box(box_mass, settings.density_kg_m3 / 1e3)
-    h_scale = np.tile(hydrogen_scale(water), settings.n_molecules)
+    h_scale = np.tile(hydrogen_scale(molecule("H2O")), settings.n_molecules)
 
     def liquid(rng: np.random.Generator) -> Atoms:
-        return random_molecular_packing(
-            water,
-            settings.n_molecules,
-            box,
-            rng,
-            min_distance=WATER_MIN_DISTANCE_A,
-            pair_min_distance={("O", "O"): WATER_OO_MIN_DISTANCE_A},
-        )
+        return water_box(settings.n_molecules, settings.density_kg_m3, rng)
 
     source = f"{settings.n_molecules} random H2O at {settings.density_kg_m3} kg/m3"
     conditions = [

@@ -62,9 +62,13 @@ def _barostat(settings: DynamicsSettings, indent: str) -> str:
              '  <thermostat mode="langevin">',
              f'    <tau units="femtosecond">{settings.thermostat.tau_fs}</tau>',
              "  </thermostat>"]
+    # i-PI's cell matrix h is upper triangular: components xx, yy, zz, xy, xz, yz.
+    components = ("xx", "yy", "zz", "xy", "xz", "yz")
     if barostat.kind == "axis":
-        diagonal = {"x": "xx", "y": "yy", "z": "zz"}[barostat.axis]
-        fixed = [c for c in ("xx", "yy", "zz", "xy", "xz", "yz") if c != diagonal]
+        fixed = [c for c in components if c != 2 * barostat.axis]
+        lines.append(f"  <hfix>[{', '.join(fixed)}]</hfix>")
+    elif barostat.kind == "plane":
+        fixed = [c for c in components if barostat.axis in c]
         lines.append(f"  <hfix>[{', '.join(fixed)}]</hfix>")
     lines.append("</barostat>")
     return "\n".join(indent + line for line in lines)

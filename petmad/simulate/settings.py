@@ -95,14 +95,17 @@ class Thermostat(Strict):
 
 
 class Barostat(Strict):
-    kind: Literal["isotropic", "flexible", "axis"] = Field(
+    kind: Literal["isotropic", "flexible", "axis", "plane"] = Field(
         "isotropic",
         description="isotropic: volume only; flexible: full cell (NST); axis: one cell "
-        "vector length along 'axis' only, other components fixed (solid-liquid interfaces)",
+        "vector length along 'axis' only, other components fixed (solid-liquid interfaces); "
+        "plane: the cell in the plane normal to 'axis' only, every component along 'axis' "
+        "fixed (slabs with vacuum, whose normal must not feel the kinetic pressure)",
     )
     pressure_bar: float = Field(1.0, description="external pressure (bar)")
     tau_fs: float = Field(1000.0, gt=0, description="piston time constant (fs)")
-    axis: Literal["x", "y", "z"] = Field("z", description="the free axis for kind 'axis'")
+    axis: Literal["x", "y", "z"] = Field(
+        "z", description="the free axis (kind 'axis') or the plane's normal (kind 'plane')")
 
 
 class PathIntegral(Strict):

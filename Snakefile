@@ -16,6 +16,7 @@ include: "rules/models.smk"
 include: "rules/lps_conductivity.smk"
 include: "rules/gaas_melting.smk"
 include: "rules/hea_segregation.smk"
+include: "rules/water_pimd.smk"
 
 
 # Light rules run where Snakemake runs, not as cluster jobs.
@@ -28,6 +29,7 @@ localrules:
     lps_conductivity,
     gaas_melting,
     hea_segregation,
+    water_pimd,
 
 
 rule all:
@@ -40,3 +42,4 @@ rule all:
         rules.lps_conductivity.output if "lps" in CFG.systems else [],
         rules.gaas_melting.output if "gaas" in CFG.systems else [],
         rules.hea_segregation.output if "hea" in CFG.systems else [],
+        rules.water_pimd.output if "water" in CFG.systems else [],

@@ -43,6 +43,9 @@ def gibbs_excess(z: np.ndarray, species: np.ndarray, elements: list[str],
     if (n_bulk == 0).any():
         raise ValueError(f"no atom lies within the {bulk_thickness} Å bulk region of the slab")
     total = z.shape[1]
+    if (n_bulk == total).all():
+        raise ValueError(f"the {bulk_thickness} Å bulk region holds the whole slab, so every "
+                         "excess is zero by construction: use more layers or a thinner region")
     excess = np.empty((len(z), len(elements)))
     for column, element in enumerate(elements):
         is_element = species == element

@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PRESETS = {"smoke": ["config.yaml", "presets/smoke.yaml"], "default": ["config.yaml"]}
 JOB_LOGS = {"lps_conductivity": ["lps_md", "lps_conductivity"],
             "gaas_melting": ["gaas_interface", "gaas_pinning", "gaas_melting"],
-            "hea_segregation": ["hea_remd", "hea_segregation"]}
+            "hea_segregation": ["hea_remd", "hea_segregation"],
+            "water_pimd": ["water_equilibration", "water_md", "water_pimd"]}
 
 
 def main() -> None:

@@ -195,6 +195,24 @@ def cmd_hea(args: argparse.Namespace) -> None:
     print(f"{args.model}: {status['status']} {status.get('reason', '')}")
 
 
+def cmd_water(args: argparse.Namespace) -> None:
+    from petmad.config import WaterPimdSettings
+    from petmad.simulate.potentials import model_potential
+    from petmad.studies.water import equilibration_job, pimd_job
+
+    settings = WaterPimdSettings.model_validate(args.settings)
+    potential = model_potential(args.model, args.model_file, args.reference, args.device)
+    if args.beads is None:
+        status = equilibration_job(args.output_dir, potential, settings, args.seed,
+                                   progress=not args.quiet)
+    else:
+        if not args.equilibration:
+            raise ValueError("--beads needs --equilibration (the model's equilibration status)")
+        status = pimd_job(args.output_dir, potential, Path(args.equilibration), settings,
+                          args.beads, args.seed, progress=not args.quiet)
+    print(f"{args.model}: {status['status']} {status.get('reason', '')}")
+
+
 def cmd_schema(args: argparse.Namespace) -> None:
     from petmad.config import json_schema
 
@@ -320,6 +338,12 @@ def build_parser() -> argparse.ArgumentParser:
     hea = add_study_parser(commands, "hea-remd", "CoCrFeMnNi(111) REMD/MC segregation run",
                            "studies.hea_segregation")
     hea.set_defaults(func=cmd_hea)
+
+    water = add_study_parser(commands, "water-pimd", "liquid water: classical equilibration "
+                             "(no --beads) or one P-bead run", "studies.water_pimd")
+    water.add_argument("--beads", type=int, default=None)
+    water.add_argument("--equilibration", help="status.json of the model's equilibration")
+    water.set_defaults(func=cmd_water)
 
     schema = commands.add_parser("schema", help="print the configuration's JSON schema")
     schema.set_defaults(func=cmd_schema)

@@ -579,10 +579,44 @@ class HeaSegregationSettings(Strict):
         return [low * (high / low) ** (k / last) for k in range(self.replicas)]
 
 
+class WaterPimdSettings(Strict):
+    """Nuclear quantum effects in liquid water: pair correlations and heat capacity against
+    the number of path-integral beads (paper II.G, S11.D)."""
+
+    n_molecules: int = Field(16, ge=2, description="H2O in the periodic box (paper: 128)")
+    density_kg_m3: float = Field(997.1, gt=0, description="box density (paper: 997.1 kg/m³)")
+    temperature_K: float = Field(298.0, gt=0, description="temperature (paper: 298 K)")
+    beads: list[int] = Field(
+        default_factory=lambda: [1, 2, 4], min_length=1,
+        description="bead numbers P to run; 1 is classical MD (paper: up to 32)")
+    timestep_fs: float = Field(0.5, gt=0, description="MD time step (fs)")
+    thermostat: Literal["pile_l", "pile_g"] = Field(
+        "pile_l", description="path-integral Langevin thermostat (P = 1: plain Langevin / "
+        "SVR); pile_l thermostats the centroid locally, pile_g globally")
+    thermostat_tau_fs: float = Field(100.0, gt=0, description="centroid thermostat time constant")
+    relax_steps: int = Field(
+        20, ge=0, description="FIRE steps relaxing the random packing before equilibration")
+    equilibration_steps: int = Field(
+        300, ge=1, description="classical NVT steps equilibrating the box with each model")
+    steps: int = Field(500, ge=2, description="NVT steps of every (P)IMD run")
+    heat_capacity_stride: int = Field(
+        4, ge=1, description="steps between heat-capacity estimator outputs (each costs "
+        "two extra force calls per bead)")
+    record_stride: int = Field(10, ge=1, description="steps between saved frames (RDFs)")
+    rdf_max_A: float = Field(
+        6.0, gt=0, description="largest pair distance of the RDFs (capped at half the box)")
+    rdf_bins: int = Field(120, ge=10, description="RDF histogram bins")
+    equilibration_fraction: float = Field(
+        0.2, ge=0, lt=1, description="leading share of every run left out of the averages")
+    blocks: int = Field(5, ge=2, description="blocks for statistical errors")
+    runtime_min: int = Field(240, ge=1, description="cluster runtime request per MD job")
+
+
 class StudySettings(Strict):
     lps_conductivity: LpsConductivitySettings = LpsConductivitySettings()
     gaas_melting: GaasMeltingSettings = GaasMeltingSettings()
     hea_segregation: HeaSegregationSettings = HeaSegregationSettings()
+    water_pimd: WaterPimdSettings = WaterPimdSettings()
 
 
 # --------------------------------------------------------------------------- top level

@@ -41,6 +41,7 @@ wildcard_constraints:
     model="pet-mad|bespoke|lora|reference",
     phase="alpha|beta|gamma",
     temperature=r"[0-9.]+",
+    beads=r"[0-9]+",
 
 
 def as_json(section):
@@ -131,3 +132,8 @@ def gaas_points():
     """(model, temperature) of every pinned GaAs interface run."""
     return [(model, f"{temperature:g}") for model in CFG.models
             for temperature in CFG.studies.gaas_melting.temperatures_K]
+
+
+def water_points():
+    """(model, beads) of every liquid-water run."""
+    return [(model, beads) for model in CFG.models for beads in CFG.studies.water_pimd.beads]

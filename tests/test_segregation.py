@@ -79,9 +79,11 @@ def test_excesses_sum_to_zero_for_any_arrangement():
     assert np.abs(excess).max() > 1e-3  # random arrangements are not all unenriched
 
 
-def test_an_empty_bulk_region_is_an_error():
-    with pytest.raises(ValueError, match="bulk region"):
+def test_an_empty_or_all_embracing_bulk_region_is_an_error():
+    with pytest.raises(ValueError, match="no atom lies within"):
         gibbs_excess(np.array([0.0, 20.0]), np.array(["Ni", "Co"]), ELEMENTS, 10.0)
+    with pytest.raises(ValueError, match="holds the whole slab"):
+        gibbs_excess(np.array([0.0, 2.0, 4.0]), np.array(["Ni", "Co", "Ni"]), ELEMENTS, 10.0)
 
 
 def test_window_means_follow_a_step_series():
@@ -106,7 +108,7 @@ def test_remd_with_swaps_keeps_composition_and_feeds_the_analysis(tmp_path):
     settings = HeaSegregationSettings(slab=[2, 2, 4], replicas=2, temperature_range_K=[800, 1000],
                                       steps=40, record_stride=2, relax_steps=2,
                                       swap_attempts_per_step=2.0, exchange_stride=2,
-                                      barostat_tau_fs=200.0)
+                                      barostat_tau_fs=200.0, bulk_thickness_A=3.0)
     potential = PotentialSpec(kind="lj", lj={"epsilon": 0.1, "sigma": 2.27, "rc": 5.0})
     status = run_model(tmp_path / "lj", potential, settings, seed=5, progress=False)
     assert status["status"] == "ok", status

@@ -93,7 +93,7 @@ def test_smoke_preset_runs_the_melting_study(smoke_run):
     # Tiny smoke models are often unstable: every point either has Δμ or says why not.
     finished = table["status"] == "ok"
     assert table.loc[finished, "delta_mu_eV_per_atom"].notna().all()
-    assert table.loc[~finished, "reason"].str.len().gt(10).all()
+    assert table.loc[~finished, "reason"].astype(str).str.len().gt(10).all()
     assert (workdir / "results" / "gaas_melting.pdf").stat().st_size > 10_000
     plumed = workdir / "runs" / "gaas" / "pet-mad" / "interface" / "melt" / "ipi"
     assert (plumed / "input.xml").exists()
@@ -106,7 +106,7 @@ def test_smoke_preset_runs_the_segregation_study(smoke_run):
     assert set(table["element"]) == {"Co", "Cr", "Fe", "Mn", "Ni"}
     finished = table["status"] == "ok"
     assert table.loc[finished, "gamma_per_nm2"].notna().all()
-    assert table.loc[~finished, "reason"].str.len().gt(10).all()
+    assert table.loc[~finished, "reason"].astype(str).str.len().gt(10).all()
     for _, model in table[finished].groupby("model"):  # excesses sum to zero
         assert abs(model["gamma_per_nm2"].sum()) < 1e-6
     assert (workdir / "results" / "hea_segregation.pdf").stat().st_size > 10_000

@@ -38,6 +38,23 @@ def mean_cell(properties: pd.DataFrame) -> np.ndarray:
     return h.T
 
 
+def relax(atoms: Atoms, potential: PotentialSpec, steps: int, cell: bool = False) -> Atoms:
+    """``atoms`` relaxed with ``potential`` by at most ``steps`` FIRE steps (fmax 0.05 eV/Å):
+    positions, and the cell too when ``cell`` (Frechet cell filter)."""
+    if steps == 0:
+        return atoms.copy()
+    from ase.filters import FrechetCellFilter
+    from ase.optimize import FIRE
+
+    from petmad.simulate.potentials import build_calculator
+
+    relaxed = atoms.copy()
+    relaxed.calc = build_calculator(potential, relaxed)
+    FIRE(FrechetCellFilter(relaxed) if cell else relaxed, logfile=None).run(fmax=0.05,
+                                                                             steps=steps)
+    return Atoms(relaxed.numbers, relaxed.positions, cell=relaxed.cell, pbc=relaxed.pbc)
+
+
 def last_frame(directory: Path) -> Atoms:
     atoms = read(directory / "trajectory.extxyz", index=-1)
     return Atoms(atoms.numbers, atoms.positions, cell=atoms.cell, pbc=atoms.pbc)

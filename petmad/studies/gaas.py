@@ -20,7 +20,7 @@ from ase.io import read, write
 from petmad.config import GaasMeltingSettings
 from petmad.io import atomic_path, read_json, write_json
 from petmad.simulate import DynamicsSettings, PotentialSpec, SimulationStopped, run_dynamics
-from petmad.simulate.protocol import Stage, last_frame, run_stages
+from petmad.simulate.protocol import Stage, last_frame, relax, run_stages
 from petmad.simulate.settings import Q4RestraintSettings
 
 STOP = {"min_distance_A": 0.8, "max_energy_change_eV_per_atom": 5.0}
@@ -38,21 +38,6 @@ def zincblende(supercell: list[int]) -> Atoms:
     from petmad.data.crystals import load_crystal
 
     return load_crystal("gaas").repeat(supercell)
-
-
-def relax(atoms: Atoms, potential: PotentialSpec, steps: int) -> Atoms:
-    """Positions and cell relaxed with the model (FIRE on a Frechet cell filter)."""
-    if steps == 0:
-        return atoms.copy()
-    from ase.filters import FrechetCellFilter
-    from ase.optimize import FIRE
-
-    from petmad.simulate.potentials import build_calculator
-
-    relaxed = atoms.copy()
-    relaxed.calc = build_calculator(potential, relaxed)
-    FIRE(FrechetCellFilter(relaxed), logfile=None).run(fmax=0.05, steps=steps)
-    return Atoms(relaxed.numbers, relaxed.positions, cell=relaxed.cell, pbc=True)
 
 
 def _records(settings: GaasMeltingSettings) -> dict[str, Any]:
@@ -86,7 +71,7 @@ def build_interface(directory: str | Path, potential: PotentialSpec,
                     settings: GaasMeltingSettings, seed: int, progress: bool = True) -> Path:
     """Relaxed supercell with its upper half melted; written to ``interface.extxyz``."""
     directory = Path(directory)
-    crystal = relax(zincblende(settings.supercell), potential, settings.relax_steps)
+    crystal = relax(zincblende(settings.supercell), potential, settings.relax_steps, cell=True)
     atoms = liquid_half(crystal, seed)
     solid = list(range(int(np.sum(crystal.get_scaled_positions()[:, 2] % 1.0 < 0.5))))
     melt = DynamicsSettings.model_validate({
@@ -110,7 +95,8 @@ def reference_orders(directory: str | Path, potential: PotentialSpec,
                      progress: bool = True) -> dict[str, float]:
     """Mean per-atom q4 of bulk solid and bulk liquid at ``temperature`` with this model."""
     directory = Path(directory)
-    bulk = relax(zincblende(settings.bulk_supercell), potential, settings.relax_steps)
+    bulk = relax(zincblende(settings.bulk_supercell), potential, settings.relax_steps,
+                 cell=True)
     observer = q4_term(settings)
     steps = settings.reference_steps
 

@@ -21,6 +21,7 @@ from ase import Atoms
 from petmad.config import SYSTEM_ELEMENTS, HeaSegregationSettings
 from petmad.io import write_json
 from petmad.simulate import DynamicsSettings, PotentialSpec, SimulationStopped, run_dynamics
+from petmad.simulate.protocol import relax
 
 # An atom with no neighbour within 5 Å has left the slab: the protocol assumes a slab.
 STOP = {"min_distance_A": 1.0, "max_neighbour_distance_A": 5.0,
@@ -41,20 +42,6 @@ def random_slab(settings: HeaSegregationSettings, seed: int) -> Atoms:
                   vacuum=settings.vacuum_A, periodic=True)
     slab.set_chemical_symbols(equimolar_species(len(slab), np.random.default_rng(seed)))
     return slab
-
-
-def relax_positions(atoms: Atoms, potential: PotentialSpec, steps: int) -> Atoms:
-    """Positions relaxed with the model (FIRE); the cell is left to the barostat."""
-    if steps == 0:
-        return atoms.copy()
-    from ase.optimize import FIRE
-
-    from petmad.simulate.potentials import build_calculator
-
-    relaxed = atoms.copy()
-    relaxed.calc = build_calculator(potential, relaxed)
-    FIRE(relaxed, logfile=None).run(fmax=0.05, steps=steps)
-    return Atoms(relaxed.numbers, relaxed.positions, cell=relaxed.cell, pbc=True)
 
 
 def remd_settings(settings: HeaSegregationSettings, seed: int) -> DynamicsSettings:
@@ -86,7 +73,7 @@ def run_model(directory: str | Path, potential: PotentialSpec,
         "natoms": len(slab), "slab": settings.slab, "elements": ELEMENTS,
         "temperatures_K": settings.temperatures_K(), "status": "ok"}
     try:
-        start = relax_positions(slab, potential, settings.relax_steps)
+        start = relax(slab, potential, settings.relax_steps)
         run_dynamics(directory / "remd", start, [potential], remd_settings(settings, seed + 1),
                      progress=progress, description="REMD/MC CoCrFeMnNi(111)")
     except SimulationStopped as exc:

@@ -17,6 +17,7 @@ include: "rules/lps_conductivity.smk"
 include: "rules/gaas_melting.smk"
 include: "rules/hea_segregation.smk"
 include: "rules/water_pimd.smk"
+include: "rules/succinic_nmr.smk"
 
 
 # Light rules run where Snakemake runs, not as cluster jobs.
@@ -30,6 +31,7 @@ localrules:
     gaas_melting,
     hea_segregation,
     water_pimd,
+    succinic_nmr,
 
 
 rule all:
@@ -43,3 +45,4 @@ rule all:
         rules.gaas_melting.output if "gaas" in CFG.systems else [],
         rules.hea_segregation.output if "hea" in CFG.systems else [],
         rules.water_pimd.output if "water" in CFG.systems else [],
+        rules.succinic_nmr.output if "succinic" in CFG.systems else [],

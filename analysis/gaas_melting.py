@@ -29,7 +29,6 @@ from analysis.pinning import (
 from analysis.statistics import block_average
 
 
-
 def pinned_run(status_path: Path, settings: dict) -> dict:
     """⟨s⟩, its error and the members' reweighted ⟨s⟩ for one temperature."""
     status = json.loads(status_path.read_text())

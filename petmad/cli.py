@@ -213,6 +213,61 @@ def cmd_water(args: argparse.Namespace) -> None:
     print(f"{args.model}: {status['status']} {status.get('reason', '')}")
 
 
+def cmd_succinic_md(args: argparse.Namespace) -> None:
+    from petmad.config import SuccinicNmrSettings
+    from petmad.simulate.potentials import model_potential
+    from petmad.studies.succinic import relax_job, sampling_job
+
+    settings = SuccinicNmrSettings.model_validate(args.settings)
+    potential = model_potential(args.model, args.model_file, args.reference, args.device)
+    if args.sampling is None:
+        status = relax_job(args.output_dir, potential, settings)
+    else:
+        if not args.relaxed:
+            raise ValueError("--sampling needs --relaxed (the model's relaxation status)")
+        status = sampling_job(args.output_dir, potential, Path(args.relaxed), settings,
+                              args.sampling, args.seed, progress=not args.quiet)
+    print(f"{args.model}: {status['status']} {status.get('reason', '')}")
+
+
+def cmd_succinic_reference(args: argparse.Namespace) -> None:
+    from petmad.config import SuccinicNmrSettings
+    from petmad.shielding.reference import compute_reference_set
+    from petmad.simulate.potentials import model_potential
+
+    settings = SuccinicNmrSettings.model_validate(args.settings)
+    potential = model_potential("reference", None, args.reference, args.device)
+    summary = compute_reference_set(args.output, args.work_dir, potential, settings.reference,
+                                    settings.shielding_model.cutoff_A, settings.supercell,
+                                    args.seed, progress=not args.quiet)
+    print(f"{summary['labels']} labelled hydrogens in {summary['frames']} frames: "
+          f"{summary['output']}")
+
+
+def cmd_train_shielding(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from petmad.config import SuccinicNmrSettings
+    from petmad.io import atomic_path
+    from petmad.shielding.model import train_shielding_model
+    from petmad.shielding.reference import read_reference_set
+
+    settings = SuccinicNmrSettings.model_validate(args.settings).shielding_model
+    frames = read_reference_set(args.reference_set)
+    cutoffs = {f.info.get("environment_cutoff_A") for f in frames} - {None}
+    if cutoffs and min(cutoffs) < settings.cutoff_A:
+        raise ValueError(f"{args.reference_set} labels hydrogens whose environment is complete "
+                         f"within {min(cutoffs)} Å only, less than the model's cutoff "
+                         f"{settings.cutoff_A} Å: recompute the set or lower the cutoff")
+    model, test = train_shielding_model(frames, settings.model_dump(mode="json"), args.seed)
+    model.metrics["reference_method"] = frames[0].info.get("method", "user-supplied")
+    model.save(args.output)
+    with atomic_path(args.test_predictions) as tmp:
+        pd.DataFrame(test).to_csv(tmp, index=False, float_format="%.6g")
+    print(", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                    for k, v in model.metrics.items()))
+
+
 def cmd_schema(args: argparse.Namespace) -> None:
     from petmad.config import json_schema
 
@@ -344,6 +399,38 @@ def build_parser() -> argparse.ArgumentParser:
     water.add_argument("--beads", type=int, default=None)
     water.add_argument("--equilibration", help="status.json of the model's equilibration")
     water.set_defaults(func=cmd_water)
+
+    succinic = add_study_parser(commands, "succinic-md", "α-succinic acid: relaxation (no "
+                                "--sampling) or classical/path-integral sampling",
+                                "studies.succinic_nmr")
+    succinic.add_argument("--sampling", choices=["md", "pimd"], default=None)
+    succinic.add_argument("--relaxed", help="status.json of the model's relaxation")
+    succinic.set_defaults(func=cmd_succinic_md)
+
+    shielding = commands.add_parser("train-shielding",
+                                    help="fit the SOAP linear shielding model to a reference set")
+    shielding.add_argument("--reference-set", required=True)
+    shielding.add_argument("--settings", type=_json, required=True,
+                           help="config studies.succinic_nmr (JSON)")
+    shielding.add_argument("--seed", type=int, required=True)
+    shielding.add_argument("--output", required=True, help="the model (.npz)")
+    shielding.add_argument("--test-predictions", required=True, help="held-out parity (CSV)")
+    shielding.add_argument("--threads", type=int, default=1)
+    shielding.set_defaults(func=cmd_train_shielding)
+
+    reference = commands.add_parser(
+        "succinic-reference", help="GIAO reference shieldings of α-succinic acid frames")
+    reference.add_argument("--settings", type=_json, required=True,
+                           help="config studies.succinic_nmr (JSON)")
+    reference.add_argument("--reference", type=_json, required=True,
+                           help="config 'reference' (JSON): the engine driving the MD")
+    reference.add_argument("--seed", type=int, required=True)
+    reference.add_argument("--output", required=True, help="the labelled extended-XYZ file")
+    reference.add_argument("--work-dir", required=True, help="MD runs and cached clusters")
+    reference.add_argument("--device", default="cpu")
+    reference.add_argument("--quiet", action="store_true")
+    reference.add_argument("--threads", type=int, default=1)
+    reference.set_defaults(func=cmd_succinic_reference)
 
     schema = commands.add_parser("schema", help="print the configuration's JSON schema")
     schema.set_defaults(func=cmd_schema)

@@ -612,11 +612,79 @@ class WaterPimdSettings(Strict):
     runtime_min: int = Field(240, ge=1, description="cluster runtime request per MD job")
 
 
+class ShieldingModelSettings(Strict):
+    """The auxiliary linear model for isotropic shieldings: ridge regression on the SOAP
+    power spectrum (featomic) of each hydrogen's environment."""
+
+    cutoff_A: float = Field(
+        2.5, gt=0, description="SOAP cutoff; the reference clusters must contain every atom "
+        "this close to a labelled hydrogen (the paper's GIPAW models see ~5 Å; clusters "
+        "that large cost hours of GIAO each on a laptop)")
+    max_radial: int = Field(5, ge=0, description="largest radial index of the GTO basis")
+    max_angular: int = Field(4, ge=0, description="largest angular momentum")
+    atomic_width_A: float = Field(0.3, gt=0, description="Gaussian width of atomic densities")
+    regularizers: list[float] = Field(
+        default_factory=lambda: [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1],
+        min_length=1, description="ridge strengths tried (relative to the mean feature "
+        "variance); the best by 5-fold cross-validation on the training set is kept")
+    test_fraction: float = Field(
+        0.2, gt=0, lt=1, description="share of labelled frames held out for the test RMSE")
+
+
+class ShieldingReferenceSettings(Strict):
+    """How the rule ``succinic_reference`` computes a reference shielding set: frames from
+    classical and path-integral MD of the α crystal with the reference engine, clusters of
+    whole molecules around chosen hydrogens, GIAO Hartree-Fock shieldings (PySCF)."""
+
+    basis: str = Field("6-31g", description="Gaussian basis of the GIAO-RHF calculations")
+    frames: int = Field(10, ge=2, description="crystal frames, half classical, half PIMD beads")
+    clusters_per_frame: int = Field(
+        2, ge=1, description="clusters per frame, centred on carboxylic and aliphatic H in turn")
+    cluster_radius_A: float = Field(
+        2.5, gt=0, description="whole molecules with an atom this close to the centre are "
+        "included; hydrogens whose environment within shielding_model.cutoff_A lies inside "
+        "become labels")
+    temperature_K: float = Field(300.0, gt=0, description="MD temperature")
+    beads: int = Field(4, ge=2, description="beads of the PIMD run whose beads are sampled")
+    steps: int = Field(400, ge=10, description="steps of each MD run (0.5 fs)")
+    threads: int = Field(2, ge=1, description="threads per GIAO calculation")
+
+
+class SuccinicNmrSettings(Strict):
+    """Quantum nuclear effects on 1H shieldings of α-succinic acid (paper II.H, S10.F,
+    S11.E)."""
+
+    supercell: list[int] = Field(
+        default_factory=lambda: [1, 1, 1], min_length=3, max_length=3,
+        description="repeats of the 28-atom α cell (paper: 336-atom supercell)")
+    temperature_K: float = Field(300.0, gt=0, description="MD and PIMD temperature")
+    beads: int = Field(4, ge=2, description="beads of the path-integral runs")
+    timestep_fs: float = Field(0.5, gt=0, description="MD time step")
+    thermostat_tau_fs: float = Field(100.0, gt=0, description="centroid thermostat time constant")
+    relax_steps: int = Field(50, ge=0, description="FIRE steps relaxing positions and cell")
+    equilibration_steps: int = Field(200, ge=1, description="NVT steps before sampling")
+    steps: int = Field(600, ge=2, description="NVT sampling steps, classical and PIMD each")
+    record_stride: int = Field(10, ge=1, description="steps between saved frames")
+    equilibration_fraction: float = Field(
+        0.2, ge=0, lt=1, description="leading share of the sampling left out")
+    blocks: int = Field(5, ge=2, description="blocks for the error of the mean shielding")
+    reference_set: str = Field(
+        "shipped", description="labelled shieldings the model is trained on: 'shipped' (the "
+        "project's GIAO set, see petmad/shielding/data/README.md), 'computed' (made by the "
+        "rule succinic_reference with the 'reference' settings), or an extended-XYZ file of "
+        "crystal frames with a per-atom 'shielding_iso_ppm' array (NaN = unlabelled), e.g. "
+        "GIPAW values")
+    reference: ShieldingReferenceSettings = ShieldingReferenceSettings()
+    shielding_model: ShieldingModelSettings = ShieldingModelSettings()
+    runtime_min: int = Field(240, ge=1, description="cluster runtime request per MD job")
+
+
 class StudySettings(Strict):
     lps_conductivity: LpsConductivitySettings = LpsConductivitySettings()
     gaas_melting: GaasMeltingSettings = GaasMeltingSettings()
     hea_segregation: HeaSegregationSettings = HeaSegregationSettings()
     water_pimd: WaterPimdSettings = WaterPimdSettings()
+    succinic_nmr: SuccinicNmrSettings = SuccinicNmrSettings()
 
 
 # --------------------------------------------------------------------------- top level

@@ -42,6 +42,7 @@ wildcard_constraints:
     phase="alpha|beta|gamma",
     temperature=r"[0-9.]+",
     beads=r"[0-9]+",
+    sampling="md|pimd",
 
 
 def as_json(section):
@@ -137,3 +138,13 @@ def gaas_points():
 def water_points():
     """(model, beads) of every liquid-water run."""
     return [(model, beads) for model in CFG.models for beads in CFG.studies.water_pimd.beads]
+
+
+def shielding_reference_set():
+    """The labelled shieldings the NMR shielding model trains on (see studies.succinic_nmr)."""
+    choice = CFG.studies.succinic_nmr.reference_set
+    if choice == "shipped":
+        return os.path.join(workflow.basedir, "petmad/shielding/data/succinic_alpha_giao.extxyz")
+    if choice == "computed":
+        return "data/succinic_nmr/reference.extxyz"
+    return choice

@@ -175,7 +175,8 @@ def _outputs(settings: DynamicsSettings, terms: list[ForceTerm]) -> str:
     if settings.path_integral.heat_capacity_stride:
         out.append(f'    <properties filename="heatcap" '
                    f'stride="{settings.path_integral.heat_capacity_stride}" flush="1000">'
-                   "[step, scaledcoords(fd_delta=-5e-3)]</properties>")
+                   f"[step, scaledcoords(fd_delta={settings.path_integral.heat_capacity_fd_delta})]"
+                   "</properties>")
     out.append("  </output>")
     return "\n".join(out)
 

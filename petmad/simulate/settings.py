@@ -116,6 +116,14 @@ class PathIntegral(Strict):
         description="steps between scaled-coordinates heat-capacity estimator outputs "
         "(each costs two extra force calls per bead); 0 = off",
     )
+    heat_capacity_fd_delta: float = Field(
+        5e-3,
+        description="relative finite-difference step in β of the heat-capacity estimator. "
+        "Positive: fixed, two extra force calls per bead per output; the rounding noise of "
+        "float32 models averages out.  Negative: i-PI's adaptive step, halved until the "
+        "difference quotient looks smooth (many more force calls, and with float32 models "
+        "the shrinking step only amplifies rounding noise)",
+    )
     bead_trajectories: bool = Field(False, description="also write every bead's positions")
 
 

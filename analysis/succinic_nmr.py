@@ -1,0 +1,174 @@
+"""1H shielding distributions of α-succinic acid, classical vs path-integral (paper Fig. 8),
+and the shielding model's parity plot (Fig. S14).
+
+    python -m analysis.succinic_nmr --status runs/succinic/*/{md,pimd}/status.json \\
+        --model models/succinic/shielding.npz --test models/succinic/shielding_test.csv \\
+        --settings '<studies.succinic_nmr JSON>' --table T.csv --figure F.pdf --parity P.pdf
+
+The shielding model is evaluated on every saved configuration after the equilibration
+share (with beads, every bead: the path-integral average of a position observable).  Per
+model, sampling and site class: the mean σ_iso, the width (standard deviation over all
+hydrogens and configurations) and the block error of the mean over frames; the static
+value is the model's prediction on that model's relaxed crystal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.output import MODEL_COLOURS, pyplot, save_figure, write_csv
+from analysis.statistics import block_average
+
+SAMPLING_STYLES = {"pimd": "-", "md": ":"}
+
+
+def configurations(run: Path, skip_fraction: float) -> tuple[list, np.ndarray]:
+    """Configurations after the equilibration share (beads unrolled) and the saved-frame
+    index of each."""
+    from ase import Atoms
+    from ase.io import read
+
+    frames = read(run / "trajectory.extxyz", index=":")
+    skip = int(skip_fraction * len(frames))
+    records = np.load(run / "records.npz")
+    configs, frame_of = [], []
+    for k, frame in enumerate(frames[skip:]):
+        beads = records["bead_positions"][skip + k] if "bead_positions" in records else \
+            [frame.positions]
+        for positions in beads:
+            configs.append(Atoms(frame.numbers, positions, cell=frame.cell, pbc=True))
+            frame_of.append(k)
+    return configs, np.array(frame_of)
+
+
+def site_statistics(values: np.ndarray, sites: np.ndarray, frame_of: np.ndarray,
+                    n_blocks: int) -> dict[str, dict[str, float]]:
+    """Mean, width and block error of the mean per site class."""
+    out = {}
+    for site in sorted(set(sites) - {""}):
+        chosen = sites == site
+        per_frame = pd.Series(values[chosen]).groupby(frame_of[chosen]).mean().to_numpy()
+        _, error = block_average(per_frame, n_blocks=n_blocks)
+        out[site] = {"mean_ppm": float(values[chosen].mean()),
+                     "width_ppm": float(values[chosen].std()), "error_ppm": error,
+                     "samples": int(chosen.sum())}
+    return out
+
+
+def shielding_table(status_files: list[Path], model, settings: dict
+                    ) -> tuple[pd.DataFrame, dict]:
+    from ase.io import read
+
+    from petmad.shielding.reference import hydrogen_sites
+
+    rows, samples, statics = [], {}, {}
+    for path in status_files:
+        status = json.loads(path.read_text())
+        name, sampling = path.parent.parent.name, path.parent.name
+        base = {"model": name, "sampling": sampling, "beads": status["beads"],
+                "status": status["status"], "reason": status.get("reason", "")}
+        if name not in statics:
+            relaxed = path.parent.parent / "relaxed" / "relaxed.extxyz"
+            if relaxed.exists():
+                crystal = read(relaxed)
+                predicted, index = model.predict([crystal])
+                sites = hydrogen_sites(crystal)[index[:, 1]]
+                statics[name] = {s: float(predicted[sites == s].mean()) for s in set(sites)}
+        if status["status"] != "ok":
+            rows.append(base)
+            continue
+        configs, frame_of = configurations(path.parent / "sampling",
+                                           settings["equilibration_fraction"])
+        predicted, index = model.predict(configs)
+        config_sites = [hydrogen_sites(c) for c in configs]
+        sites = np.array([config_sites[c][a] for c, a in index])
+        frames = frame_of[index[:, 0]]
+        for site, values in site_statistics(predicted, sites, frames, settings["blocks"]).items():
+            rows.append({**base, "site": site, **values,
+                         "static_ppm": statics.get(name, {}).get(site, np.nan)})
+            samples[(name, sampling, site)] = predicted[sites == site]
+    table = pd.DataFrame(rows)
+    for column in ("site", "mean_ppm", "width_ppm", "error_ppm", "static_ppm"):
+        if column not in table:
+            table[column] = np.nan
+    return table, {"samples": samples, "statics": statics}
+
+
+def distribution_figure(table: pd.DataFrame, data: dict, path: Path, temperature: float) -> None:
+    plt = pyplot()
+    sites = sorted({key[2] for key in data["samples"]}) or ["H3 (COOH)", "H1/H2 (CH2)"]
+    figure, axes = plt.subplots(1, len(sites), figsize=(4.5 * len(sites), 3.8), squeeze=False)
+    for axis, site in zip(axes[0], sites):
+        values = [v for (m, s, t), v in data["samples"].items() if t == site]
+        if not values:
+            continue
+        low, high = np.percentile(np.concatenate(values), [0.5, 99.5])
+        bins = np.linspace(low - 0.5, high + 0.5, 60)
+        for (name, sampling, kind), samples in data["samples"].items():
+            if kind != site:
+                continue
+            density, edges = np.histogram(samples, bins=bins, density=True)
+            axis.plot((edges[1:] + edges[:-1]) / 2, density, SAMPLING_STYLES[sampling],
+                      color=MODEL_COLOURS.get(name), label=f"{name} {sampling.upper()}")
+        for name, static in data["statics"].items():
+            if site in static:
+                axis.axvline(static[site], color=MODEL_COLOURS.get(name), lw=0.8, ls="--")
+        axis.set_xlabel(f"$\\sigma_{{iso}}$ {site} (ppm)")
+        axis.set_ylabel("probability density")
+        axis.legend(fontsize=7)
+    failed = table.drop_duplicates(["model", "sampling"])
+    failed = failed[failed["status"] != "ok"]
+    if len(failed):
+        axes[0][0].text(0.02, 0.95, f"{len(failed)} runs failed (reasons in the CSV)",
+                        transform=axes[0][0].transAxes, fontsize=7, color="tab:red")
+    figure.suptitle(f"α-succinic acid, {temperature:g} K: PIMD solid, MD dotted, "
+                    "static (relaxed) dashed", fontsize=9)
+    save_figure(figure, path)
+
+
+def parity_figure(test: pd.DataFrame, metrics: dict, path: Path) -> None:
+    plt = pyplot()
+    figure, axis = plt.subplots(figsize=(4.5, 4.5))
+    for site, part in test.groupby("site"):
+        axis.scatter(part["reference"], part["predicted"], s=10, label=site)
+    span = [min(test["reference"].min(), test["predicted"].min()) - 1,
+            max(test["reference"].max(), test["predicted"].max()) + 1]
+    axis.plot(span, span, color="0.5", lw=0.8)
+    axis.set_xlabel("reference $\\sigma_{iso}$ (ppm)")
+    axis.set_ylabel("linear SOAP model $\\sigma_{iso}$ (ppm)")
+    axis.set_title(f"test RMSE {metrics['test_rmse_ppm']:.2f} ppm "
+                   f"({metrics['test_labels']} H; trained on {metrics['train_labels']})\n"
+                   f"reference: {metrics.get('reference_method', '?')}", fontsize=8)
+    axis.legend(fontsize=7)
+    save_figure(figure, path)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from petmad.shielding.model import ShieldingModel
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--status", nargs="+", type=Path, required=True)
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--test", type=Path, required=True)
+    parser.add_argument("--settings", type=json.loads, required=True)
+    parser.add_argument("--table", type=Path, required=True)
+    parser.add_argument("--figure", type=Path, required=True)
+    parser.add_argument("--parity", type=Path, required=True)
+    args = parser.parse_args(argv)
+    model = ShieldingModel.load(args.model)
+    table, data = shielding_table(args.status, model, args.settings)
+    table["shielding_model_test_rmse_ppm"] = model.metrics["test_rmse_ppm"]
+    write_csv(args.table, table)
+    distribution_figure(table, data, args.figure, args.settings["temperature_K"])
+    parity_figure(pd.read_csv(args.test), model.metrics, args.parity)
+    print(table.to_string(index=False))
+    print(json.dumps(model.metrics))
+
+
+if __name__ == "__main__":
+    main()

@@ -597,10 +597,10 @@ class WaterPimdSettings(Strict):
     relax_steps: int = Field(
         20, ge=0, description="FIRE steps relaxing the random packing before equilibration")
     equilibration_steps: int = Field(
-        300, ge=1, description="classical NVT steps equilibrating the box with each model")
-    steps: int = Field(500, ge=2, description="NVT steps of every (P)IMD run")
+        200, ge=1, description="classical NVT steps equilibrating the box with each model")
+    steps: int = Field(400, ge=2, description="NVT steps of every (P)IMD run")
     heat_capacity_stride: int = Field(
-        4, ge=1, description="steps between heat-capacity estimator outputs (each costs "
+        5, ge=1, description="steps between heat-capacity estimator outputs (each costs "
         "two extra force calls per bead)")
     record_stride: int = Field(10, ge=1, description="steps between saved frames (RDFs)")
     rdf_max_A: float = Field(
@@ -624,7 +624,7 @@ class ShieldingModelSettings(Strict):
     max_angular: int = Field(4, ge=0, description="largest angular momentum")
     atomic_width_A: float = Field(0.3, gt=0, description="Gaussian width of atomic densities")
     regularizers: list[float] = Field(
-        default_factory=lambda: [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1],
+        default_factory=lambda: [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0],
         min_length=1, description="ridge strengths tried (relative to the mean feature "
         "variance); the best by 5-fold cross-validation on the training set is kept")
     test_fraction: float = Field(

@@ -113,6 +113,32 @@ def test_smoke_preset_runs_the_segregation_study(smoke_run):
     assert (workdir / "runs" / "hea" / "pet-mad" / "remd" / "properties_T01.csv").exists()
 
 
+def test_smoke_preset_runs_the_water_study(smoke_run):
+    _, workdir = smoke_run
+    table = pd.read_csv(workdir / "results" / "water_pimd.csv")
+    assert set(table["model"]) == {"pet-mad", "bespoke", "lora"}
+    assert sorted(set(table["beads"])) == [1, 2]
+    finished = table["status"] == "ok"
+    assert table.loc[finished, "heat_capacity_J_mol_K"].notna().all()
+    assert table.loc[~finished, "reason"].astype(str).str.len().gt(10).all()
+    rdf = pd.read_csv(workdir / "results" / "water_rdf.csv")
+    assert set(rdf["pair"]) <= {"O-O", "O-H"}
+    assert (workdir / "results" / "water_pimd.pdf").stat().st_size > 10_000
+
+
+def test_smoke_preset_runs_the_nmr_study(smoke_run):
+    _, workdir = smoke_run
+    table = pd.read_csv(workdir / "results" / "succinic_nmr.csv")
+    assert set(table["model"]) == {"pet-mad", "bespoke", "lora"}
+    assert set(table["sampling"]) == {"md", "pimd"}
+    finished = table[table["status"] == "ok"]
+    assert set(finished["site"]) <= {"H3 (COOH)", "H1/H2 (CH2)"}
+    assert finished["mean_ppm"].between(0, 60).all()
+    assert table["shielding_model_test_rmse_ppm"].notna().all()
+    for figure in ("succinic_nmr.pdf", "succinic_shielding_parity.pdf"):
+        assert (workdir / "results" / figure).stat().st_size > 10_000
+
+
 def test_rerun_with_nothing_changed_does_nothing(smoke_run):
     root, workdir = smoke_run
     result = snakemake(root, workdir, "all", "-n")
@@ -158,6 +184,21 @@ def test_a_target_builds_only_what_it_needs(tmp_path, root):
     assert jobs == {"build_structures": 2, "label": 2, "split": 2, "train_pet_mad": 1,
                     "train_bespoke_model": 1, "train_lora_model": 1, "hea_remd": 3,
                     "hea_segregation": 1, "total": 13}
+    jobs = planned_jobs(root, tmp_path, "results/water_pimd.pdf")
+    assert jobs == {"build_structures": 2, "label": 2, "split": 2, "train_pet_mad": 1,
+                    "train_bespoke_model": 1, "train_lora_model": 1, "water_equilibration": 3,
+                    "water_md": 6, "water_pimd": 1, "total": 19}
+    # The shipped reference shieldings: no GIAO job unless asked for.
+    jobs = planned_jobs(root, tmp_path, "results/succinic_nmr.pdf")
+    assert jobs == {"build_structures": 2, "label": 2, "split": 2, "train_pet_mad": 1,
+                    "train_bespoke_model": 1, "train_lora_model": 1, "succinic_relax": 3,
+                    "succinic_md": 6, "succinic_shielding_model": 1, "succinic_nmr": 1,
+                    "total": 20}
+    computed = tmp_path / "computed.yaml"
+    computed.write_text("studies:\n  succinic_nmr:\n    reference_set: computed\n")
+    jobs = planned_jobs(root, tmp_path, "models/succinic/shielding.npz",
+                        configfiles=("config.yaml", "presets/smoke.yaml", str(computed)))
+    assert jobs == {"succinic_reference": 1, "succinic_shielding_model": 1, "total": 2}
 
 
 @pytest.mark.parametrize("preset", ["config.yaml", "presets/smoke.yaml", "presets/paper.yaml"])

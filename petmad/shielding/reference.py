@@ -68,9 +68,15 @@ def label_frame(frame: Atoms, targets: list[int], cluster_radius: float, cutoff:
     from petmad.shielding.clusters import cut_cluster
     from petmad.shielding.giao import isotropic_shieldings
 
+    from petmad.io import digest
+
+    # The cache key covers everything the result depends on, so a changed frame or level
+    # of theory never picks up a stale result.
+    key = digest(frame.numbers.tolist(), np.round(frame.positions, 8).tolist(),
+                 np.round(frame.cell.array, 8).tolist(), cluster_radius, cutoff, basis)[:16]
     values: dict[int, list[float]] = {}
     for target in targets:
-        path = cache / f"target{target}.json"
+        path = cache / f"target{target}-{key}.json"
         if path.exists():
             result = json.loads(path.read_text())
         else:

@@ -12,14 +12,13 @@ T_m (the paper's uncertainty propagation).
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from analysis.output import MODEL_COLOURS, pyplot, save_figure, write_csv
+from analysis.output import MODEL_COLOURS, pyplot, save_figure, study_parser, write_csv
 from analysis.pinning import (
     chemical_potential_difference,
     effective_sample_size,
@@ -141,11 +140,7 @@ def melting_figure(table: pd.DataFrame, summaries: dict, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--status", nargs="+", type=Path, required=True)
-    parser.add_argument("--settings", type=json.loads, required=True)
-    parser.add_argument("--table", type=Path, required=True)
-    parser.add_argument("--figure", type=Path, required=True)
+    parser = study_parser(__doc__)
     args = parser.parse_args(argv)
     table, summaries = melting_table(args.status, args.settings)
     write_csv(args.table, table)

@@ -11,14 +11,13 @@ run: from the random start (Γ ≈ 0) to the plateau the averages are taken over
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from analysis.output import MODEL_COLOURS, pyplot, save_figure, write_csv
+from analysis.output import MODEL_COLOURS, pyplot, save_figure, study_parser, write_csv
 from analysis.segregation import PER_NM2, gibbs_excess, in_plane_area, window_means
 from analysis.statistics import block_average
 
@@ -123,11 +122,7 @@ def segregation_figure(table: pd.DataFrame, series: list[dict], path: Path) -> N
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--status", nargs="+", type=Path, required=True)
-    parser.add_argument("--settings", type=json.loads, required=True)
-    parser.add_argument("--table", type=Path, required=True)
-    parser.add_argument("--figure", type=Path, required=True)
+    parser = study_parser(__doc__)
     args = parser.parse_args(argv)
     table, series = segregation_table(args.status, args.settings)
     write_csv(args.table, table)

@@ -13,7 +13,6 @@ reason and left out of the figure.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from analysis.conductivity import (
     green_kubo,
     unwrapped_charge_dipole,
 )
-from analysis.output import MODEL_COLOURS, pyplot, save_figure, write_csv
+from analysis.output import MODEL_COLOURS, pyplot, save_figure, study_parser, write_csv
 
 PHASE_TITLES = {"alpha": "α", "beta": "β", "gamma": "γ"}
 
@@ -140,11 +139,7 @@ def conductivity_figure(table: pd.DataFrame, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--status", nargs="+", type=Path, required=True)
-    parser.add_argument("--settings", type=json.loads, required=True)
-    parser.add_argument("--table", type=Path, required=True)
-    parser.add_argument("--figure", type=Path, required=True)
+    parser = study_parser(__doc__)
     args = parser.parse_args(argv)
     table = conductivity_table(args.status, args.settings)
     write_csv(args.table, table)

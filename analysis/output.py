@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -33,3 +35,16 @@ def save_figure(figure, path: str | Path) -> None:
     with atomic_path(path) as tmp:
         figure.savefig(tmp)
     pyplot().close(figure)
+
+
+def study_parser(doc: str) -> argparse.ArgumentParser:
+    """The command line every case-study analysis shares: the runs' status files, the
+    study's config section, and where the table and the figure go."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("--status", nargs="+", type=Path, required=True,
+                        help="status.json of every run")
+    parser.add_argument("--settings", type=json.loads, required=True,
+                        help="the study's config section (JSON)")
+    parser.add_argument("--table", type=Path, required=True)
+    parser.add_argument("--figure", type=Path, required=True)
+    return parser

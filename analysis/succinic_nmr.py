@@ -14,14 +14,13 @@ value is the model's prediction on that model's relaxed crystal.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from analysis.output import MODEL_COLOURS, pyplot, save_figure, write_csv
+from analysis.output import MODEL_COLOURS, pyplot, save_figure, study_parser, write_csv
 from analysis.statistics import block_average
 
 SAMPLING_STYLES = {"pimd": "-", "md": ":"}
@@ -151,13 +150,9 @@ def parity_figure(test: pd.DataFrame, metrics: dict, path: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     from petmad.shielding.model import ShieldingModel
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--status", nargs="+", type=Path, required=True)
+    parser = study_parser(__doc__)
     parser.add_argument("--model", type=Path, required=True)
     parser.add_argument("--test", type=Path, required=True)
-    parser.add_argument("--settings", type=json.loads, required=True)
-    parser.add_argument("--table", type=Path, required=True)
-    parser.add_argument("--figure", type=Path, required=True)
     parser.add_argument("--parity", type=Path, required=True)
     args = parser.parse_args(argv)
     model = ShieldingModel.load(args.model)

@@ -14,14 +14,13 @@ Per model and bead number P, after the equilibration share of the run:
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from analysis.output import MODEL_COLOURS, pyplot, save_figure, write_csv
+from analysis.output import MODEL_COLOURS, pyplot, save_figure, study_parser, write_csv
 from analysis.pimd import scaled_coordinates_heat_capacity
 from analysis.rdf import block_radial_distribution
 
@@ -139,12 +138,8 @@ def water_figure(table: pd.DataFrame, rdf: pd.DataFrame, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--status", nargs="+", type=Path, required=True)
-    parser.add_argument("--settings", type=json.loads, required=True)
-    parser.add_argument("--table", type=Path, required=True)
+    parser = study_parser(__doc__)
     parser.add_argument("--rdf-table", type=Path, required=True)
-    parser.add_argument("--figure", type=Path, required=True)
     args = parser.parse_args(argv)
     table, rdf = water_tables(args.status, args.settings)
     write_csv(args.table, table)

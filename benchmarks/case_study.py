@@ -23,7 +23,9 @@ PRESETS = {"smoke": ["config.yaml", "presets/smoke.yaml"], "default": ["config.y
 JOB_LOGS = {"lps_conductivity": ["lps_md", "lps_conductivity"],
             "gaas_melting": ["gaas_interface", "gaas_pinning", "gaas_melting"],
             "hea_segregation": ["hea_remd", "hea_segregation"],
-            "water_pimd": ["water_equilibration", "water_md", "water_pimd"]}
+            "water_pimd": ["water_equilibration", "water_md", "water_pimd"],
+            "succinic_nmr": ["succinic_relax", "succinic_md", "succinic_shielding_model",
+                             "succinic_nmr"]}
 
 
 def main() -> None:

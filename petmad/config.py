@@ -563,7 +563,7 @@ class HeaSegregationSettings(Strict):
     runtime_min: int = Field(240, ge=1, description="cluster runtime request per REMD job")
 
     @model_validator(mode="after")
-    def _check_temperatures(self) -> "HeaSegregationSettings":
+    def _check_temperatures(self) -> HeaSegregationSettings:
         low, high = self.temperature_range_K
         if not 0 < low < high:
             raise ValueError(f"temperature_range_K needs 0 < low < high, got {low}, {high}")

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 
-from petmad.io import atomic_path
+from petmad.io import atomic_path, digest
 
 LABEL = "shielding_iso_ppm"
 SHIPPED = Path(__file__).resolve().parent / "data" / "succinic_alpha_giao.extxyz"
@@ -67,8 +67,6 @@ def label_frame(frame: Atoms, targets: list[int], cluster_radius: float, cutoff:
     ``targets``; each cluster's result is cached in ``cache`` (a rerun skips it)."""
     from petmad.shielding.clusters import cut_cluster
     from petmad.shielding.giao import isotropic_shieldings
-
-    from petmad.io import digest
 
     # The cache key covers everything the result depends on, so a changed frame or level
     # of theory never picks up a stale result.

@@ -122,9 +122,10 @@ def water_figure(table: pd.DataFrame, rdf: pd.DataFrame, path: Path) -> None:
                           color=MODEL_COLOURS.get(model), label=model)
     capacity.axhline(EXPERIMENT_CV_J_MOL_K, color="tab:green", ls="--", lw=1,
                      label="experiment (298 K)")
-    capacity.set_xscale("log", base=2)
-    # Unstable models give C_V orders of magnitude off: symlog keeps water's scale readable.
-    capacity.set_yscale("symlog", linthresh=200.0)
+    if (table["status"] == "ok").any():  # log axes need data
+        capacity.set_xscale("log", base=2)
+        # Unstable models give C_V orders of magnitude off: symlog keeps water readable.
+        capacity.set_yscale("symlog", linthresh=200.0)
     beads = sorted(table["beads"].unique())
     capacity.set_xticks(beads, [str(b) for b in beads])
     capacity.set_xlabel("number of beads P")

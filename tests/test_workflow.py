@@ -76,7 +76,7 @@ def test_smoke_preset_runs_the_conductivity_study(smoke_run):
     _, workdir = smoke_run
     table = pd.read_csv(workdir / "results" / "lps_conductivity.csv")
     assert set(table["phase"]) == {"alpha", "beta", "gamma"}
-    assert set(table["model"]) == {"pet-mad", "bespoke", "lora"}
+    assert set(table["model"]) == {"pet-mad"}  # the smoke preset's case-study model
     assert set(table["method"]) == {"green-kubo", "einstein-helfand"}
     finished = table[table["stopped"].isna()]
     assert finished["sigma_S_per_cm"].notna().all()
@@ -88,7 +88,7 @@ def test_smoke_preset_runs_the_conductivity_study(smoke_run):
 def test_smoke_preset_runs_the_melting_study(smoke_run):
     _, workdir = smoke_run
     table = pd.read_csv(workdir / "results" / "gaas_melting.csv")
-    assert set(table["model"]) == {"pet-mad", "bespoke", "lora"}
+    assert set(table["model"]) == {"pet-mad"}  # the smoke preset's case-study model
     assert sorted(set(table["temperature_K"])) == [1000, 1300]
     # Tiny smoke models are often unstable: every point either has Δμ or says why not.
     finished = table["status"] == "ok"
@@ -102,7 +102,7 @@ def test_smoke_preset_runs_the_melting_study(smoke_run):
 def test_smoke_preset_runs_the_segregation_study(smoke_run):
     _, workdir = smoke_run
     table = pd.read_csv(workdir / "results" / "hea_segregation.csv")
-    assert set(table["model"]) == {"pet-mad", "bespoke", "lora"}
+    assert set(table["model"]) == {"pet-mad"}  # the smoke preset's case-study model
     assert set(table["element"]) == {"Co", "Cr", "Fe", "Mn", "Ni"}
     finished = table["status"] == "ok"
     assert table.loc[finished, "gamma_per_nm2"].notna().all()
@@ -116,7 +116,7 @@ def test_smoke_preset_runs_the_segregation_study(smoke_run):
 def test_smoke_preset_runs_the_water_study(smoke_run):
     _, workdir = smoke_run
     table = pd.read_csv(workdir / "results" / "water_pimd.csv")
-    assert set(table["model"]) == {"pet-mad", "bespoke", "lora"}
+    assert set(table["model"]) == {"pet-mad"}  # the smoke preset's case-study model
     assert sorted(set(table["beads"])) == [1, 2]
     finished = table["status"] == "ok"
     assert table.loc[finished, "heat_capacity_J_mol_K"].notna().all()
@@ -129,7 +129,7 @@ def test_smoke_preset_runs_the_water_study(smoke_run):
 def test_smoke_preset_runs_the_nmr_study(smoke_run):
     _, workdir = smoke_run
     table = pd.read_csv(workdir / "results" / "succinic_nmr.csv")
-    assert set(table["model"]) == {"pet-mad", "bespoke", "lora"}
+    assert set(table["model"]) == {"pet-mad"}  # the smoke preset's case-study model
     assert set(table["sampling"]) == {"md", "pimd"}
     finished = table[table["status"] == "ok"]
     assert set(finished["site"]) <= {"H3 (COOH)", "H1/H2 (CH2)"}
@@ -167,29 +167,37 @@ def planned_jobs(root, workdir, target, configfiles=("config.yaml", "presets/smo
 
 
 def test_a_target_builds_only_what_it_needs(tmp_path, root):
+    every_model = tmp_path / "every_model.yaml"
+    every_model.write_text("models: [pet-mad, bespoke, lora]\n")
+    configfiles = ("config.yaml", "presets/smoke.yaml", str(every_model))
     jobs = planned_jobs(root, tmp_path, "data/gaas/train.extxyz")
     assert jobs == {"build_structures": 1, "label": 1, "split": 1, "total": 3}
     jobs = planned_jobs(root, tmp_path, "models/gaas/lora.pt")
     assert jobs == {"build_structures": 2, "label": 2, "split": 2, "train_pet_mad": 1,
                     "train_lora_model": 1, "total": 8}
-    jobs = planned_jobs(root, tmp_path, "results/lps_conductivity.pdf")
+    jobs = planned_jobs(root, tmp_path, "results/lps_conductivity.pdf",
+                        configfiles=configfiles)
     assert jobs == {"build_structures": 2, "label": 2, "split": 2, "train_pet_mad": 1,
                     "train_bespoke_model": 1, "train_lora_model": 1, "lps_md": 9,
                     "lps_conductivity": 1, "total": 19}
-    jobs = planned_jobs(root, tmp_path, "results/gaas_melting.pdf")
+    jobs = planned_jobs(root, tmp_path, "results/gaas_melting.pdf",
+                        configfiles=configfiles)
     assert jobs == {"build_structures": 2, "label": 2, "split": 2, "train_pet_mad": 1,
                     "train_bespoke_model": 1, "train_lora_model": 1, "gaas_interface": 3,
                     "gaas_pinning": 6, "gaas_melting": 1, "total": 19}
-    jobs = planned_jobs(root, tmp_path, "results/hea_segregation.pdf")
+    jobs = planned_jobs(root, tmp_path, "results/hea_segregation.pdf",
+                        configfiles=configfiles)
     assert jobs == {"build_structures": 2, "label": 2, "split": 2, "train_pet_mad": 1,
                     "train_bespoke_model": 1, "train_lora_model": 1, "hea_remd": 3,
                     "hea_segregation": 1, "total": 13}
-    jobs = planned_jobs(root, tmp_path, "results/water_pimd.pdf")
+    jobs = planned_jobs(root, tmp_path, "results/water_pimd.pdf",
+                        configfiles=configfiles)
     assert jobs == {"build_structures": 2, "label": 2, "split": 2, "train_pet_mad": 1,
                     "train_bespoke_model": 1, "train_lora_model": 1, "water_equilibration": 3,
                     "water_md": 6, "water_pimd": 1, "total": 19}
     # The shipped reference shieldings: no GIAO job unless asked for.
-    jobs = planned_jobs(root, tmp_path, "results/succinic_nmr.pdf")
+    jobs = planned_jobs(root, tmp_path, "results/succinic_nmr.pdf",
+                        configfiles=configfiles)
     assert jobs == {"build_structures": 2, "label": 2, "split": 2, "train_pet_mad": 1,
                     "train_bespoke_model": 1, "train_lora_model": 1, "succinic_relax": 3,
                     "succinic_md": 6, "succinic_shielding_model": 1, "succinic_nmr": 1,

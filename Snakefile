@@ -18,6 +18,7 @@ include: "rules/gaas_melting.smk"
 include: "rules/hea_segregation.smk"
 include: "rules/water_pimd.smk"
 include: "rules/succinic_nmr.smk"
+include: "rules/bto_dielectric.smk"
 
 
 # Light rules run where Snakemake runs, not as cluster jobs.
@@ -32,6 +33,7 @@ localrules:
     hea_segregation,
     water_pimd,
     succinic_nmr,
+    bto_dielectric,
 
 
 rule all:
@@ -46,3 +48,4 @@ rule all:
         rules.hea_segregation.output if "hea" in CFG.systems else [],
         rules.water_pimd.output if "water" in CFG.systems else [],
         rules.succinic_nmr.output if "succinic" in CFG.systems else [],
+        rules.bto_dielectric.output if "bto" in CFG.systems else [],

@@ -24,23 +24,28 @@ def block_average(samples: np.ndarray, n_blocks: int = 10) -> tuple[float, float
 
 
 def jackknife_blocks(
-    estimator: Callable[..., float], *series: np.ndarray, n_blocks: int = 10
-) -> tuple[float, float]:
+    estimator: Callable[..., float | np.ndarray], *series: np.ndarray, n_blocks: int = 10
+) -> tuple[float | np.ndarray, float | np.ndarray]:
     """A nonlinear estimator (a variance, a ratio) of time series and its block-jackknife
-    standard error: the estimator is recomputed leaving out one contiguous block at a time."""
+    standard error: the estimator is recomputed leaving out one contiguous block at a time.
+    An array-valued estimator gets an error per element."""
     arrays = [np.asarray(s, dtype=float) for s in series]
     length = min(len(a) for a in arrays)
     n_blocks = min(n_blocks, length)
-    value = float(estimator(*[a[:length] for a in arrays]))
+    value = np.asarray(estimator(*[a[:length] for a in arrays]), dtype=float)
     if n_blocks < 2:
-        return value, float("nan")
+        return _plain(value), _plain(np.full_like(value, np.nan))
     size = length // n_blocks
     arrays = [a[: size * n_blocks] for a in arrays]
     leave_one_out = []
     for block in range(n_blocks):
         keep = np.ones(size * n_blocks, dtype=bool)
         keep[block * size : (block + 1) * size] = False
-        leave_one_out.append(estimator(*[a[keep] for a in arrays]))
+        leave_one_out.append(np.asarray(estimator(*[a[keep] for a in arrays]), dtype=float))
     leave_one_out = np.array(leave_one_out)
-    error = np.sqrt((n_blocks - 1) / n_blocks * np.sum((leave_one_out - leave_one_out.mean()) ** 2))
-    return value, float(error)
+    spread = np.sum((leave_one_out - leave_one_out.mean(axis=0)) ** 2, axis=0)
+    return _plain(value), _plain(np.sqrt((n_blocks - 1) / n_blocks * spread))
+
+
+def _plain(value: np.ndarray) -> float | np.ndarray:
+    return float(value) if value.ndim == 0 else value

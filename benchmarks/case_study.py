@@ -25,7 +25,9 @@ JOB_LOGS = {"lps_conductivity": ["lps_md", "lps_conductivity"],
             "hea_segregation": ["hea_remd", "hea_segregation"],
             "water_pimd": ["water_equilibration", "water_md", "water_pimd"],
             "succinic_nmr": ["succinic_relax", "succinic_md", "succinic_shielding_model",
-                             "succinic_nmr"]}
+                             "succinic_nmr"],
+            "bto_dielectric": ["bto_dipole_labels", "bto_dipole_model", "bto_md",
+                               "bto_dielectric"]}
 
 
 def main() -> None:

@@ -17,7 +17,8 @@ from pathlib import Path
 def configure_threads(threads: int) -> None:
     """Pin BLAS/OpenMP/torch threads to what the rule was given (oversubscription on small
     machines costs 3-10x)."""
-    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                     "RAYON_NUM_THREADS"):  # rayon: featomic
         os.environ[variable] = str(threads)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
@@ -268,6 +269,53 @@ def cmd_train_shielding(args: argparse.Namespace) -> None:
                     for k, v in model.metrics.items()))
 
 
+def cmd_bto_md(args: argparse.Namespace) -> None:
+    from petmad.config import BtoDielectricSettings
+    from petmad.simulate.potentials import model_potential
+    from petmad.studies.bto import run_temperature
+
+    settings = BtoDielectricSettings.model_validate(args.settings)
+    potential = model_potential(args.model, args.model_file, args.reference, args.device)
+    status = run_temperature(args.output_dir, args.temperature, potential, settings, args.seed,
+                             progress=not args.quiet)
+    print(f"{args.model} {args.temperature:g} K: {status['status']} {status.get('reason', '')}")
+
+
+def cmd_label_dipoles(args: argparse.Namespace) -> None:
+    from petmad.config import BtoDielectricSettings
+    from petmad.dipoles.born_charges import label_dipoles
+    from petmad.io import read_extxyz, write_extxyz
+
+    settings = BtoDielectricSettings.model_validate(args.settings)
+    frames = []
+    for split, path in zip(("train", "val", "test"), args.inputs):
+        for frame in read_extxyz(path):
+            frame.info["split"] = split
+            frames.append(frame)
+    labelled = label_dipoles(frames, settings.born_charges.model_dump())
+    write_extxyz(args.output, labelled)
+    sources = sorted({frame.info["dipole_source"] for frame in labelled})
+    print(f"{len(labelled)} cell dipoles ({', '.join(sources)}) -> {args.output}")
+
+
+def cmd_train_dipoles(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from petmad.config import BtoDielectricSettings
+    from petmad.dipoles.model import train_dipole_model
+    from petmad.io import atomic_path, read_extxyz
+
+    settings = BtoDielectricSettings.model_validate(args.settings)
+    model, test = train_dipole_model(read_extxyz(args.input),
+                                     settings.dipole_model.model_dump(), args.seed)
+    model.save(args.output)
+    table = pd.DataFrame({f"{kind}_{axis}_eA": test[kind][:, i]
+                          for kind in ("reference", "predicted") for i, axis in enumerate("xyz")})
+    with atomic_path(args.test_predictions) as tmp:
+        table.to_csv(tmp, index=False)
+    print({key: value for key, value in model.metrics.items()})
+
+
 def cmd_schema(args: argparse.Namespace) -> None:
     from petmad.config import json_schema
 
@@ -399,6 +447,30 @@ def build_parser() -> argparse.ArgumentParser:
     water.add_argument("--beads", type=int, default=None)
     water.add_argument("--equilibration", help="status.json of the model's equilibration")
     water.set_defaults(func=cmd_water)
+
+    bto = add_study_parser(commands, "bto-md", "BaTiO3 flexible-cell NPT at one temperature",
+                           "studies.bto_dielectric")
+    bto.add_argument("--temperature", type=float, required=True)
+    bto.set_defaults(func=cmd_bto_md)
+
+    dipoles = commands.add_parser(
+        "label-dipoles", help="BaTiO3 cell dipoles of the data-stage splits (reference engine's "
+        "where it gives them, else Born effective charges)")
+    dipoles.add_argument("--inputs", nargs=3, required=True, metavar=("TRAIN", "VAL", "TEST"))
+    dipoles.add_argument("--settings", type=_json, required=True,
+                         help="config studies.bto_dielectric (JSON)")
+    dipoles.add_argument("--output", required=True)
+    dipoles.set_defaults(func=cmd_label_dipoles)
+
+    dipole_model = commands.add_parser("train-dipoles", help="λ-SOAP linear cell-dipole model")
+    dipole_model.add_argument("--input", required=True, help="labelled dipoles (extxyz)")
+    dipole_model.add_argument("--settings", type=_json, required=True,
+                              help="config studies.bto_dielectric (JSON)")
+    dipole_model.add_argument("--seed", type=int, required=True)
+    dipole_model.add_argument("--output", required=True)
+    dipole_model.add_argument("--test-predictions", required=True, help="CSV of the test set")
+    dipole_model.add_argument("--threads", type=int, default=1)
+    dipole_model.set_defaults(func=cmd_train_dipoles)
 
     succinic = add_study_parser(commands, "succinic-md", "α-succinic acid: relaxation (no "
                                 "--sampling) or classical/path-integral sampling",

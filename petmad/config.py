@@ -679,12 +679,108 @@ class SuccinicNmrSettings(Strict):
     runtime_min: int = Field(240, ge=1, description="cluster runtime request per MD job")
 
 
+class BornCharges(Strict):
+    """Born effective charges (units of e) of cubic BaTiO3 that label cell dipoles when the
+    reference engine gives no polarization.  Defaults: Zhong, King-Smith and Vanderbilt,
+    Phys. Rev. Lett. 72, 3618 (1994), LDA; O∥ is along the Ti-O-Ti chain through the
+    oxygen, O⊥ the two directions across it."""
+
+    Ba: float = Field(2.75, description="Z* of Ba (isotropic)")
+    Ti: float = Field(7.16, description="Z* of Ti (isotropic)")
+    O_parallel: float = Field(-5.69, description="Z* of O along its Ti-O-Ti bond")
+    O_perpendicular: float = Field(-2.11, description="Z* of O across its Ti-O-Ti bond")
+
+    @model_validator(mode="after")
+    def _check_sum_rule(self) -> "BornCharges":
+        total = self.Ba + self.Ti + self.O_parallel + 2 * self.O_perpendicular
+        if abs(total) > 0.05:
+            raise ValueError(
+                f"the Born charges violate the acoustic sum rule: Ba + Ti + O∥ + 2 O⊥ = "
+                f"{total:+.3f} e per cell (must be 0, or a rigid translation makes a dipole)")
+        return self
+
+
+class DipoleModelSettings(Strict):
+    """The cell-dipole model: a linear function of the λ = 1 equivariant SOAP power spectrum
+    (featomic), summed over the atoms of a cell; no intercept, so it rotates with the cell."""
+
+    cutoff_A: float = Field(4.5, gt=0, description="neighbour cutoff")
+    max_radial: int = Field(4, ge=0, description="largest radial index of the GTO basis")
+    max_angular: int = Field(3, ge=1, description="largest angular momentum of the density")
+    atomic_width_A: float = Field(0.5, gt=0, description="Gaussian width of atomic densities")
+    regularizers: list[float] = Field(
+        default_factory=lambda: [1e-8, 1e-6, 1e-4, 1e-3, 1e-2, 1e-1, 1.0],
+        min_length=1, description="ridge strengths tried (relative to the mean feature "
+        "power); the best by k-fold cross-validation over training structures is kept")
+    folds: int = Field(5, ge=2, description="cross-validation folds")
+
+
+class PhaseLandscapeSettings(Strict):
+    """Collective variables for phase identification (paper S11.F, Ref. 62): the λ = 1
+    SOAP vectors of the Ti environments (the dipole model's features), averaged over each
+    frame, expressed on the pseudo-cubic cell axes and sorted by absolute value per channel
+    (so the six domain orientations of a polar phase coincide), standardised and projected
+    on the principal axes of the shipped ideal phase structures.  A Gaussian mixture in
+    that space, one component per phase started at the phase's ideal structure, assigns
+    every frame its phase probabilities."""
+
+    components: int = Field(2, ge=1, le=3, description="collective variables kept (the "
+                            "ideal phases span at most 3)")
+    phases: list[Literal["rhombohedral", "orthorhombic", "tetragonal", "cubic"]] = Field(
+        default_factory=lambda: ["rhombohedral", "orthorhombic", "tetragonal", "cubic"],
+        min_length=2, description="phases clustered, in order of increasing temperature")
+
+    @model_validator(mode="after")
+    def _check_phases(self) -> "PhaseLandscapeSettings":
+        if len(set(self.phases)) != len(self.phases):
+            raise ValueError(f"phases repeat: {self.phases}")
+        return self
+
+
+class BtoDielectricSettings(Strict):
+    """BaTiO3 phases and dielectric response (paper II.I, S11.F)."""
+
+    supercell: list[int] = Field(
+        default_factory=lambda: [2, 2, 2], min_length=3, max_length=3,
+        description="repeats of the 5-atom pseudo-cubic cell (paper: 4 × 4 × 4, 320 atoms)")
+    start_phase: Literal["rhombohedral", "orthorhombic", "tetragonal", "cubic"] = Field(
+        "rhombohedral", description="every temperature starts from this phase's shipped "
+        "structure (the ground state: runs above a transition leave it)")
+    temperatures_K: list[float] = Field(
+        default_factory=lambda: [40.0, 100.0, 160.0, 220.0, 280.0, 340.0, 400.0],
+        min_length=2, description="temperature grid (paper: 40-400 K)")
+    pressure_bar: float = Field(1.0, description="external pressure (paper: ambient)")
+    timestep_fs: float = Field(2.0, gt=0, description="MD time step")
+    thermostat_tau_fs: float = Field(
+        100.0, gt=0, description="stochastic velocity rescaling time constant")
+    barostat_tau_fs: float = Field(1000.0, gt=0, description="flexible-cell piston time constant")
+    equilibration_steps: int = Field(300, ge=1, description="NPT steps before sampling")
+    steps: int = Field(1500, ge=2, description="NPT sampling steps per temperature")
+    record_stride: int = Field(10, ge=1, description="steps between analysed frames")
+    blocks: int = Field(5, ge=2, description="blocks for statistical errors")
+    min_population: float = Field(
+        0.02, gt=0, lt=0.5, description="a temperature enters the Δμ fit of two phases only "
+        "when both hold at least this share of its frames (log of ~0 is noise)")
+    born_charges: BornCharges = BornCharges()
+    dipole_model: DipoleModelSettings = DipoleModelSettings()
+    landscape: PhaseLandscapeSettings = PhaseLandscapeSettings()
+    runtime_min: int = Field(240, ge=1, description="cluster runtime request per MD job")
+
+    @model_validator(mode="after")
+    def _check_strides(self) -> "BtoDielectricSettings":
+        if self.steps < 2 * self.record_stride:
+            raise ValueError(f"steps ({self.steps}) must hold at least two frames "
+                             f"(record_stride {self.record_stride})")
+        return self
+
+
 class StudySettings(Strict):
     lps_conductivity: LpsConductivitySettings = LpsConductivitySettings()
     gaas_melting: GaasMeltingSettings = GaasMeltingSettings()
     hea_segregation: HeaSegregationSettings = HeaSegregationSettings()
     water_pimd: WaterPimdSettings = WaterPimdSettings()
     succinic_nmr: SuccinicNmrSettings = SuccinicNmrSettings()
+    bto_dielectric: BtoDielectricSettings = BtoDielectricSettings()
 
 
 # --------------------------------------------------------------------------- top level

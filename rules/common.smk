@@ -148,3 +148,9 @@ def shielding_reference_set():
     if choice == "computed":
         return "data/succinic_nmr/reference.extxyz"
     return choice
+
+
+def bto_points():
+    """(model, temperature) of every BaTiO3 NPT run."""
+    return [(model, f"{temperature:g}") for model in CFG.models
+            for temperature in CFG.studies.bto_dielectric.temperatures_K]

@@ -139,6 +139,23 @@ def test_smoke_preset_runs_the_nmr_study(smoke_run):
         assert (workdir / "results" / figure).stat().st_size > 10_000
 
 
+def test_smoke_preset_runs_the_dielectric_study(smoke_run):
+    _, workdir = smoke_run
+    table = pd.read_csv(workdir / "results" / "bto_dielectric.csv")
+    states = table[table["kind"] == "temperature"]
+    assert set(states["model"]) == {"pet-mad"}  # the smoke preset's case-study model
+    assert sorted(states["temperature_K"]) == [100, 300]
+    finished = states[states["status"] == "ok"]
+    populations = finished.filter(like="population_").sum(axis=1)
+    assert populations.sub(1).abs().lt(1e-6).all()
+    assert (finished["eps_iso"] > 1).all()
+    transitions = table[table["kind"] == "transition"]
+    assert list(transitions["low_phase"]) == ["rhombohedral", "orthorhombic", "tetragonal"]
+    dipole = table[table["kind"] == "dipole_model"].iloc[0]
+    assert dipole["dipole_test_rmse_eA"] < dipole["dipole_label_std_eA"]
+    assert (workdir / "results" / "bto_dielectric.pdf").stat().st_size > 10_000
+
+
 def test_rerun_with_nothing_changed_does_nothing(smoke_run):
     root, workdir = smoke_run
     result = snakemake(root, workdir, "all", "-n")
@@ -202,6 +219,11 @@ def test_a_target_builds_only_what_it_needs(tmp_path, root):
                     "train_bespoke_model": 1, "train_lora_model": 1, "succinic_relax": 3,
                     "succinic_md": 6, "succinic_shielding_model": 1, "succinic_nmr": 1,
                     "total": 20}
+    jobs = planned_jobs(root, tmp_path, "results/bto_dielectric.pdf",
+                        configfiles=configfiles)
+    assert jobs == {"build_structures": 2, "label": 2, "split": 2, "train_pet_mad": 1,
+                    "train_bespoke_model": 1, "train_lora_model": 1, "bto_dipole_labels": 1,
+                    "bto_dipole_model": 1, "bto_md": 6, "bto_dielectric": 1, "total": 18}
     computed = tmp_path / "computed.yaml"
     computed.write_text("studies:\n  succinic_nmr:\n    reference_set: computed\n")
     jobs = planned_jobs(root, tmp_path, "models/succinic/shielding.npz",

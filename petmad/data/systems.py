@@ -567,7 +567,7 @@ def build_bto(settings: BtoData, seed: int) -> list[Atoms]:
     repeats = "x".join(map(str, settings.supercell))
 
     def phase_sampler(phase: str) -> Sampler:
-        crystal = _bto_pseudocubic_cell(phase).repeat(settings.supercell)
+        crystal = bto_pseudocubic_cell(phase).repeat(settings.supercell)
         return lambda rng, n: thermal_samples(
             fixed(crystal),
             n,
@@ -580,7 +580,9 @@ def build_bto(settings: BtoData, seed: int) -> list[Atoms]:
     return sample_conditions("bto", conditions, settings.n_structures, seed)
 
 
-def _bto_pseudocubic_cell(phase: str) -> Atoms:
+def bto_pseudocubic_cell(phase: str) -> Atoms:
+    """The shipped ``phase`` of BaTiO3 as a 5-atom pseudo-cubic cell (Ba, Ti, O, O, O; a ∥ x,
+    b in the xy plane); see :func:`build_bto`."""
     crystal = load_crystal(f"bto_{phase}")
     if phase == "orthorhombic":
         crystal = cut(crystal, a=(1, 0, 0), b=(0, 0.5, 0.5), c=(0, -0.5, 0.5))

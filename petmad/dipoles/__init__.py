@@ -1,0 +1,2 @@
+"""Cell dipoles of BaTiO3: Born-effective-charge labels (:mod:`.born_charges`) and the
+equivariant λ-SOAP linear model that learns them (:mod:`.model`)."""

@@ -19,6 +19,7 @@ include: "rules/hea_segregation.smk"
 include: "rules/water_pimd.smk"
 include: "rules/succinic_nmr.smk"
 include: "rules/bto_dielectric.smk"
+include: "rules/supplementary.smk"
 
 
 # Light rules run where Snakemake runs, not as cluster jobs.
@@ -34,6 +35,9 @@ localrules:
     water_pimd,
     succinic_nmr,
     bto_dielectric,
+    dimers,
+    relaxations,
+    speed,
 
 
 rule all:
@@ -49,3 +53,6 @@ rule all:
         rules.water_pimd.output if "water" in CFG.systems else [],
         rules.succinic_nmr.output if "succinic" in CFG.systems else [],
         rules.bto_dielectric.output if "bto" in CFG.systems else [],
+        rules.dimers.output,
+        rules.relaxations.output,
+        rules.speed.output,

@@ -119,6 +119,14 @@ def analyse(runs: list[dict], model, settings: dict, seed: int) -> dict:
             "mixtures": mixtures, "phases": phases}
 
 
+def table_columns(phases: list[str]) -> list[str]:
+    """Columns of a temperature row that only a finished run fills."""
+    eps = ["eps_xx", "eps_xy", "eps_xz", "eps_yy", "eps_yz", "eps_zz", "eps_iso",
+           "eps_parallel", "eps_perpendicular"]
+    return ([f"population_{phase}" for phase in phases] + ["dominant_phase", "volume_A3"]
+            + eps + [f"{name}_error" for name in eps] + ["mean_dipole_eA"])
+
+
 def dipole_model_row(model, test_csv: Path) -> dict:
     test = pd.read_csv(test_csv)
     reference = test[[f"reference_{a}_eA" for a in "xyz"]].to_numpy()
@@ -217,6 +225,9 @@ def main(argv: list[str] | None = None) -> None:
     runs = load_runs(args.status)
     result = analyse(runs, model, args.settings, args.seed)
     table = pd.DataFrame(result["rows"] + [dipole_model_row(model, args.dipole_test)])
+    # the same columns whether or not any run finished
+    table = table.reindex(columns=list(table.columns) + [
+        c for c in table_columns(args.settings["landscape"]["phases"]) if c not in table])
     write_csv(args.table, table)
     bto_figure(table, result, args.figure)
     print(table.to_string(index=False))

@@ -48,3 +48,28 @@ def study_parser(doc: str) -> argparse.ArgumentParser:
     parser.add_argument("--table", type=Path, required=True)
     parser.add_argument("--figure", type=Path, required=True)
     return parser
+
+
+def tables_parser(doc: str, inputs: str) -> argparse.ArgumentParser:
+    """The command line of a benchmark summary: per-model CSV files (``--<inputs>``) in,
+    one table and one figure out."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument(f"--{inputs}", nargs="+", type=Path, required=True)
+    parser.add_argument("--table", type=Path, required=True)
+    parser.add_argument("--figure", type=Path, required=True)
+    return parser
+
+
+def read_tables(paths: list[Path]) -> pd.DataFrame:
+    return pd.concat([pd.read_csv(path) for path in paths], ignore_index=True)
+
+
+def model_colours(models: list[str]) -> dict[str, str]:
+    """The paper's colours for pet-mad, bespoke and LoRA models (``lora-<system>`` too), a
+    distinct one for every other model (external potentials)."""
+    others = iter(["tab:green", "tab:red", "tab:purple", "tab:brown", "tab:cyan", "tab:pink"])
+    colours = {}
+    for model in models:
+        family = "lora" if model.startswith("lora") else model
+        colours[model] = MODEL_COLOURS.get(family) or next(others, "tab:olive")
+    return colours

@@ -27,7 +27,10 @@ JOB_LOGS = {"lps_conductivity": ["lps_md", "lps_conductivity"],
             "succinic_nmr": ["succinic_relax", "succinic_md", "succinic_shielding_model",
                              "succinic_nmr"],
             "bto_dielectric": ["bto_dipole_labels", "bto_dipole_model", "bto_md",
-                               "bto_dielectric"]}
+                               "bto_dielectric"],
+            "dimers": ["dimer_curves", "dimers"],
+            "relaxations": ["relaxation_runs", "relaxations"],
+            "speed": ["speed_benchmark", "speed"]}
 
 
 def main() -> None:
@@ -48,7 +51,7 @@ def main() -> None:
     wall = time.perf_counter() - start
     rows = []
     for name in JOB_LOGS[args.study]:
-        for path in sorted(args.workdir.glob(f"logs/{name}*benchmark.tsv")) + sorted(
+        for path in sorted(args.workdir.glob(f"logs/{name}.benchmark.tsv")) + sorted(
                 args.workdir.glob(f"logs/{name}/*.benchmark.tsv")):
             table = pd.read_csv(path, sep="\t")
             rows.append({"job": path.name.replace(".benchmark.tsv", ""),

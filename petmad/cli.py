@@ -282,17 +282,17 @@ def cmd_bto_md(args: argparse.Namespace) -> None:
 
 
 def cmd_label_dipoles(args: argparse.Namespace) -> None:
-    from petmad.config import BtoDielectricSettings
+    from petmad.config import BornCharges
     from petmad.dipoles.born_charges import label_dipoles
     from petmad.io import read_extxyz, write_extxyz
 
-    settings = BtoDielectricSettings.model_validate(args.settings)
+    charges = BornCharges.model_validate(args.born_charges)
     frames = []
     for split, path in zip(("train", "val", "test"), args.inputs):
         for frame in read_extxyz(path):
             frame.info["split"] = split
             frames.append(frame)
-    labelled = label_dipoles(frames, settings.born_charges.model_dump())
+    labelled = label_dipoles(frames, charges.model_dump())
     write_extxyz(args.output, labelled)
     sources = sorted({frame.info["dipole_source"] for frame in labelled})
     print(f"{len(labelled)} cell dipoles ({', '.join(sources)}) -> {args.output}")
@@ -301,19 +301,93 @@ def cmd_label_dipoles(args: argparse.Namespace) -> None:
 def cmd_train_dipoles(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from petmad.config import BtoDielectricSettings
+    from petmad.config import DipoleModelSettings
     from petmad.dipoles.model import train_dipole_model
     from petmad.io import atomic_path, read_extxyz
 
-    settings = BtoDielectricSettings.model_validate(args.settings)
-    model, test = train_dipole_model(read_extxyz(args.input),
-                                     settings.dipole_model.model_dump(), args.seed)
+    settings = DipoleModelSettings.model_validate(args.settings)
+    model, test = train_dipole_model(read_extxyz(args.input), settings.model_dump(), args.seed)
     model.save(args.output)
     table = pd.DataFrame({f"{kind}_{axis}_eA": test[kind][:, i]
                           for kind in ("reference", "predicted") for i, axis in enumerate("xyz")})
     with atomic_path(args.test_predictions) as tmp:
         table.to_csv(tmp, index=False)
     print({key: value for key, value in model.metrics.items()})
+
+
+def cmd_dimers(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from petmad.config import DimerSettings
+    from petmad.io import atomic_path
+    from petmad.studies.dimers import dimer_curves, model_energy, reference_energy
+
+    settings = DimerSettings.model_validate(args.settings)
+    if args.model == "reference":
+        energy = reference_energy(args.reference or {}, settings.elements)
+    else:
+        energy = model_energy(args.model_file or args.model, args.device)
+    table = pd.DataFrame(dimer_curves(energy, settings)).assign(model=args.model)
+    with atomic_path(args.output) as tmp:
+        table.to_csv(tmp, index=False)
+    failed = table["error"].fillna("").astype(bool).sum()
+    print(f"{args.model}: {len(table)} dimer energies, {failed} failed -> {args.output}")
+
+
+def cmd_relaxations(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from petmad.config import RelaxationSettings
+    from petmad.io import atomic_path
+    from petmad.models.evaluate import load_calculator
+    from petmad.studies.relaxations import relaxation_runs
+
+    settings = RelaxationSettings.model_validate(args.settings)
+    calculator = load_calculator(args.model_file or args.model, args.device)
+    rows = relaxation_runs(calculator, settings, args.seed, progress=not args.quiet)
+    table = pd.DataFrame(rows).assign(model=args.model)
+    with atomic_path(args.output) as tmp:
+        table.to_csv(tmp, index=False)
+    print(f"{args.model}: {int(table['converged'].sum())} of {len(table)} relaxations "
+          f"converged -> {args.output}")
+
+
+def hardware_description(device: str, threads: int) -> str:
+    import platform
+
+    if device.startswith("cuda") or device == "auto":
+        import torch
+
+        if torch.cuda.is_available():
+            return f"GPU {torch.cuda.get_device_name(0)}"
+    cpu = platform.processor() or platform.machine()
+    return f"CPU {cpu}, {threads} thread(s) of {os.cpu_count()} cores"
+
+
+def cmd_speed(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from petmad.config import SpeedSettings
+    from petmad.io import atomic_path, write_json
+    from petmad.models.evaluate import load_calculator
+    from petmad.models.training import resolve_device
+    from petmad.studies.speed import ensemble_cost, speed_rows
+
+    settings = SpeedSettings.model_validate(args.settings)
+    device = resolve_device(args.device)
+    models = dict(spec.split("=", 1) if "=" in spec else (spec, spec) for spec in args.model)
+    factories = {name: (lambda where=where: load_calculator(where, device))
+                 for name, where in models.items()}
+    table = pd.DataFrame(speed_rows(factories, settings, device, progress=not args.quiet))
+    hardware = hardware_description(device, args.threads)
+    with atomic_path(args.table) as tmp:
+        table.assign(hardware=hardware).to_csv(tmp, index=False)
+    print(table.to_string(index=False))
+    if args.ensemble:
+        name, path = next((n, p) for n, p in models.items() if p.endswith(".pt"))
+        cost = {"model": name, **ensemble_cost(path, settings, device), "hardware": hardware}
+        write_json(args.ensemble, cost)
+        print(f"LLPR ensemble cost: {cost}")
 
 
 def cmd_schema(args: argparse.Namespace) -> None:
@@ -453,19 +527,57 @@ def build_parser() -> argparse.ArgumentParser:
     bto.add_argument("--temperature", type=float, required=True)
     bto.set_defaults(func=cmd_bto_md)
 
+    dimers = commands.add_parser("dimers", help="homonuclear dimer curves of one model")
+    dimers.add_argument("--model", required=True,
+                        help="pet-mad, reference, or a SevenNet name (7net-...)")
+    dimers.add_argument("--model-file", help="exported model (.pt) for pet-mad")
+    dimers.add_argument("--reference", type=_json, default=None, help="config 'reference' (JSON)")
+    dimers.add_argument("--settings", type=_json, required=True,
+                        help="config studies.dimers (JSON)")
+    dimers.add_argument("--device", default="cpu")
+    dimers.add_argument("--threads", type=int, default=1)
+    dimers.add_argument("--output", required=True, help="CSV of the curves")
+    dimers.set_defaults(func=cmd_dimers)
+
+    relaxations = commands.add_parser(
+        "relaxations", help="relax randomly perturbed crystals with one universal model")
+    relaxations.add_argument("--model", required=True, help="pet-mad or a SevenNet name")
+    relaxations.add_argument("--model-file", help="exported model (.pt) for pet-mad")
+    relaxations.add_argument("--settings", type=_json, required=True,
+                             help="config studies.relaxations (JSON)")
+    relaxations.add_argument("--seed", type=int, required=True)
+    relaxations.add_argument("--device", default="cpu")
+    relaxations.add_argument("--threads", type=int, default=1)
+    relaxations.add_argument("--quiet", action="store_true")
+    relaxations.add_argument("--output", required=True, help="CSV, one row per run")
+    relaxations.set_defaults(func=cmd_relaxations)
+
+    speed = commands.add_parser(
+        "speed", help="time energy+forces+stress per MD step against size, models side by side")
+    speed.add_argument("--model", action="append", required=True,
+                       help="NAME=PATH of an exported model (.pt), or a SevenNet name; repeat")
+    speed.add_argument("--settings", type=_json, default={},
+                       help="config studies.speed (JSON); defaults if left out")
+    speed.add_argument("--device", default="cpu")
+    speed.add_argument("--threads", type=int, default=1)
+    speed.add_argument("--quiet", action="store_true")
+    speed.add_argument("--table", required=True, help="CSV of the timings")
+    speed.add_argument("--ensemble", help="JSON of the LLPR ensemble cost (first .pt model)")
+    speed.set_defaults(func=cmd_speed)
+
     dipoles = commands.add_parser(
         "label-dipoles", help="BaTiO3 cell dipoles of the data-stage splits (reference engine's "
         "where it gives them, else Born effective charges)")
     dipoles.add_argument("--inputs", nargs=3, required=True, metavar=("TRAIN", "VAL", "TEST"))
-    dipoles.add_argument("--settings", type=_json, required=True,
-                         help="config studies.bto_dielectric (JSON)")
+    dipoles.add_argument("--born-charges", type=_json, default={},
+                         help="config studies.bto_dielectric.born_charges (JSON)")
     dipoles.add_argument("--output", required=True)
     dipoles.set_defaults(func=cmd_label_dipoles)
 
     dipole_model = commands.add_parser("train-dipoles", help="λ-SOAP linear cell-dipole model")
     dipole_model.add_argument("--input", required=True, help="labelled dipoles (extxyz)")
-    dipole_model.add_argument("--settings", type=_json, required=True,
-                              help="config studies.bto_dielectric (JSON)")
+    dipole_model.add_argument("--settings", type=_json, default={},
+                              help="config studies.bto_dielectric.dipole_model (JSON)")
     dipole_model.add_argument("--seed", type=int, required=True)
     dipole_model.add_argument("--output", required=True)
     dipole_model.add_argument("--test-predictions", required=True, help="CSV of the test set")

@@ -754,8 +754,8 @@ class BtoDielectricSettings(Strict):
     thermostat_tau_fs: float = Field(
         100.0, gt=0, description="stochastic velocity rescaling time constant")
     barostat_tau_fs: float = Field(1000.0, gt=0, description="flexible-cell piston time constant")
-    equilibration_steps: int = Field(300, ge=1, description="NPT steps before sampling")
-    steps: int = Field(1500, ge=2, description="NPT sampling steps per temperature")
+    equilibration_steps: int = Field(200, ge=1, description="NPT steps before sampling")
+    steps: int = Field(1000, ge=2, description="NPT sampling steps per temperature")
     record_stride: int = Field(10, ge=1, description="steps between analysed frames")
     blocks: int = Field(5, ge=2, description="blocks for statistical errors")
     min_population: float = Field(
@@ -774,6 +774,73 @@ class BtoDielectricSettings(Strict):
         return self
 
 
+class DimerSettings(Strict):
+    """Homonuclear dimer curves of the universal models against the reference engine
+    (paper S5, Fig. S4)."""
+
+    elements: list[str] = Field(
+        default_factory=lambda: ["H", "C", "N", "O", "Si", "Ti", "Fe", "Ga", "As", "Ba"],
+        min_length=1, description="elements whose dimers are computed (each must be in "
+        "data.mad.elements)")
+    points: int = Field(10, ge=2, description="distances per curve (paper: 10)")
+    min_factor: float = Field(0.9, gt=0, description="shortest distance in covalent radii "
+                              "(paper: 0.9)")
+    max_factor: float = Field(5.0, gt=0, description="longest distance in covalent radii "
+                              "(paper: 5.0)")
+
+    @model_validator(mode="after")
+    def _check_range(self) -> "DimerSettings":
+        if not self.min_factor < self.max_factor:
+            raise ValueError(f"min_factor ({self.min_factor}) must be below max_factor "
+                             f"({self.max_factor})")
+        return self
+
+
+RELAXATION_CRYSTAL_ELEMENTS = {"beo_wurtzite": {"Be", "O"}, "bete_zincblende": {"Be", "Te"},
+                               "libr_rocksalt": {"Li", "Br"}}
+
+
+class RelaxationSettings(Strict):
+    """Geometry optimisation of randomly perturbed crystals with the universal models
+    (paper S6, Fig. S5)."""
+
+    crystals: list[Literal["beo_wurtzite", "bete_zincblende", "libr_rocksalt"]] = Field(
+        default_factory=lambda: ["beo_wurtzite", "bete_zincblende", "libr_rocksalt"],
+        min_length=1, description="crystals relaxed (the paper's three phononDB materials)")
+    runs: int = Field(5, ge=1, description="perturbed copies per crystal (paper: 1000)")
+    displacement_A: float = Field(
+        0.1, gt=0, description="standard deviation of the normal displacements of positions "
+        "and cell-vector components (paper: 0.1 Å)")
+    fmax_eV_A: float = Field(0.05, gt=0, description="force threshold (paper: 0.05 eV/Å)")
+    max_steps: int = Field(100, ge=1, description="LBFGS step limit (paper: 100)")
+
+
+SPEED_MATERIAL_ELEMENTS = {"aluminium": {"Al"}, "diamond": {"C"}, "water": {"H", "O"}}
+
+
+class SpeedSettings(Strict):
+    """Inference cost per MD step (energy, forces, stress) against system size (paper
+    Fig. 3); the models are pet-mad, the LoRA model of the first system and every model in
+    training.external_models, timed side by side in one job."""
+
+    materials: list[Literal["aluminium", "diamond", "water"]] = Field(
+        default_factory=lambda: ["aluminium", "diamond", "water"], min_length=1,
+        description="fcc Al, diamond C and liquid water: three densities (paper Fig. 3)")
+    sizes: list[int] = Field(
+        default_factory=lambda: [64, 250, 1000], min_length=1,
+        description="target atom counts (the material's unit repeated n × n × n nearest to "
+        "each; paper: ~50 to several thousand)")
+    warmup: int = Field(2, ge=0, description="untimed evaluations before timing (TorchScript "
+                        "optimises a model during its first two calls)")
+    repeats: int = Field(3, ge=1, description="timed evaluations per point")
+    max_seconds_per_step: float = Field(
+        2.0, gt=0, description="a size is skipped when the model's previous point, scaled "
+        "linearly in atoms, predicts a step slower than this (CPU budget; on GPUs memory "
+        "is the limit)")
+    ensemble_atoms: int = Field(
+        250, ge=1, description="size of the LLPR ensemble cost comparison")
+
+
 class StudySettings(Strict):
     lps_conductivity: LpsConductivitySettings = LpsConductivitySettings()
     gaas_melting: GaasMeltingSettings = GaasMeltingSettings()
@@ -781,6 +848,9 @@ class StudySettings(Strict):
     water_pimd: WaterPimdSettings = WaterPimdSettings()
     succinic_nmr: SuccinicNmrSettings = SuccinicNmrSettings()
     bto_dielectric: BtoDielectricSettings = BtoDielectricSettings()
+    dimers: DimerSettings = DimerSettings()
+    relaxations: RelaxationSettings = RelaxationSettings()
+    speed: SpeedSettings = SpeedSettings()
 
 
 # --------------------------------------------------------------------------- top level
@@ -812,6 +882,24 @@ class Config(Strict):
                     f"data.mad.elements lacks {missing}, needed by the case studies "
                     f"{self.systems}: the universal model must know every species"
                 )
+            missing = sorted(set(self.studies.dimers.elements) - set(self.data.mad.elements))
+            if missing:
+                raise ValueError(
+                    f"studies.dimers.elements has {missing}, which data.mad.elements lacks: "
+                    "the universal model has never seen them")
+            needed = set().union(*(RELAXATION_CRYSTAL_ELEMENTS[c]
+                                    for c in self.studies.relaxations.crystals))
+            missing = sorted(needed - set(self.data.mad.elements))
+            if missing:
+                raise ValueError(
+                    f"studies.relaxations.crystals need {missing}, which data.mad.elements "
+                    "lacks: the universal model has never seen them")
+            needed = set().union(*(SPEED_MATERIAL_ELEMENTS[m] for m in self.studies.speed.materials))
+            missing = sorted(needed - set(self.data.mad.elements))
+            if missing:
+                raise ValueError(
+                    f"studies.speed.materials need {missing}, which data.mad.elements lacks: "
+                    "the universal model has never seen them")
         return self
 
 

@@ -11,7 +11,7 @@ rule bto_dipole_labels:
     output:
         "data/bto/dipoles.extxyz",
     params:
-        settings=as_json(CFG.studies.bto_dielectric),
+        born_charges=as_json(CFG.studies.bto_dielectric.born_charges),
     log:
         "logs/bto_dipole_labels.log",
     benchmark:
@@ -24,7 +24,7 @@ rule bto_dipole_labels:
         runtime=10,
     shell:
         "python -m petmad label-dipoles --inputs {input.train} {input.val} {input.test} "
-        "--settings '{params.settings}' --output {output} > {log} 2>&1"
+        "--born-charges '{params.born_charges}' --output {output} > {log} 2>&1"
 
 
 rule bto_dipole_model:
@@ -36,7 +36,7 @@ rule bto_dipole_model:
         model="models/bto/dipole.npz",
         test="models/bto/dipole_test.csv",
     params:
-        settings=as_json(CFG.studies.bto_dielectric),
+        settings=as_json(CFG.studies.bto_dielectric.dipole_model),
         seed=CFG.seed,
     log:
         "logs/bto_dipole_model.log",

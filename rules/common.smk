@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -74,6 +75,30 @@ EXTERNAL_MODELS = [
     for name in CFG.training.external_models
     if not (CFG.reference.engine == "sevennet" and name == CFG.reference.sevennet.model)
 ]
+
+# Dimer curves: the universal models and the reference engine they are compared with.
+DIMER_MODELS = ["pet-mad", "reference", *EXTERNAL_MODELS]
+# Relaxation timings: the universal models (the reference engine's own 7net model included).
+UNIVERSAL_MODELS = ["pet-mad", *CFG.training.external_models]
+
+
+def speed_models():
+    """Name -> exported file (or SevenNet name) of every model the speed benchmark times:
+    pet-mad, the LoRA model of the first system (LoRA adds adapters, hence cost) and the
+    other universal potentials."""
+    models = {"pet-mad": "models/pet-mad.pt"}
+    if CFG.systems:
+        models[f"lora-{CFG.systems[0]}"] = f"models/{CFG.systems[0]}/lora.pt"
+    models.update({name: name for name in CFG.training.external_models})
+    return models
+
+
+def speed_model_files(wildcards):
+    return [path for path in speed_models().values() if path.endswith(".pt")]
+
+
+def speed_model_arguments(wildcards):
+    return " ".join(f"--model {name}={path}" for name, path in speed_models().items())
 
 
 def model_resources(wildcards, threads):

@@ -28,8 +28,7 @@ def distance_grid(element: str, settings: DimerSettings) -> np.ndarray:
 
 def cluster(element: str, count: int, distance: float = 0.0) -> Atoms:
     positions = [[0.0, 0.0, 0.0], [distance, 0.0, 0.0]][:count]
-    atoms = Atoms(element * count if len(element) == 1 else [element] * count,
-                  positions=positions, cell=[BOX_A] * 3, pbc=False)
+    atoms = Atoms([element] * count, positions=positions, cell=[BOX_A] * 3, pbc=False)
     atoms.center()
     return atoms
 

@@ -114,6 +114,8 @@ def speed_rows(calculators: dict[str, Callable[[], Calculator]], settings: Speed
                 times = time_step(calculator, atoms, settings.warmup, settings.repeats)
             except Exception as exc:  # one model failing must not sink the benchmark
                 status = "oom" if is_out_of_memory(exc) else f"error: {exc}"
+                if device.startswith("cuda"):
+                    torch.cuda.empty_cache()  # the next model must not inherit the wreck
                 rows.append({**row, "status": status})
                 stopped[(name, material)] = "skipped after " + status.split(":")[0]
                 continue

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.dielectric import dielectric_summary
+from analysis.dielectric import EPSILON_NAMES, dielectric_summary
 from analysis.output import MODEL_COLOURS, pyplot, save_figure, study_parser, write_csv
 from analysis.phases import PhaseLandscape, phase_mixture, polar_invariants, transitions
 
@@ -121,10 +121,8 @@ def analyse(runs: list[dict], model, settings: dict, seed: int) -> dict:
 
 def table_columns(phases: list[str]) -> list[str]:
     """Columns of a temperature row that only a finished run fills."""
-    eps = ["eps_xx", "eps_xy", "eps_xz", "eps_yy", "eps_yz", "eps_zz", "eps_iso",
-           "eps_parallel", "eps_perpendicular"]
     return ([f"population_{phase}" for phase in phases] + ["dominant_phase", "volume_A3"]
-            + eps + [f"{name}_error" for name in eps] + ["mean_dipole_eA"])
+            + EPSILON_NAMES + [f"{name}_error" for name in EPSILON_NAMES] + ["mean_dipole_eA"])
 
 
 def dipole_model_row(model, test_csv: Path) -> dict:

@@ -18,7 +18,9 @@ from analysis.statistics import jackknife_blocks
 
 # ε₀ in e / (V Å): 8.8541878128e-12 C/(V m) / 1.602176634e-19 C × 1e-10 m/Å
 EPSILON_0_E_PER_V_A = 8.8541878128e-12 / 1.602176634e-19 * 1e-10
-K_B_EV = 8.617333262e-5
+BOLTZMANN_EV_K = 8.617333262e-5
+EPSILON_NAMES = ["eps_xx", "eps_xy", "eps_xz", "eps_yy", "eps_yz", "eps_zz", "eps_iso",
+                 "eps_parallel", "eps_perpendicular"]
 
 
 def dielectric_tensor(dipoles: np.ndarray, volume_A3: float, temperature_K: float,
@@ -30,7 +32,8 @@ def dielectric_tensor(dipoles: np.ndarray, volume_A3: float, temperature_K: floa
         raise ValueError("the dielectric tensor needs at least two dipoles")
     centred = dipoles if zero_mean else dipoles - dipoles.mean(axis=0)
     covariance = centred.T @ centred / (len(dipoles) - (0 if zero_mean else 1))
-    return np.eye(3) + covariance / (EPSILON_0_E_PER_V_A * volume_A3 * K_B_EV * temperature_K)
+    thermal = EPSILON_0_E_PER_V_A * volume_A3 * BOLTZMANN_EV_K * temperature_K
+    return np.eye(3) + covariance / thermal
 
 
 def parallel_perpendicular(tensor: np.ndarray, direction: np.ndarray) -> tuple[float, float]:
@@ -62,9 +65,7 @@ def dielectric_summary(dipoles: np.ndarray, volumes_A3: np.ndarray, temperature_
         return np.concatenate([upper, [iso, parallel, perpendicular]])
 
     value, error = jackknife_blocks(estimate, *dipoles.T, n_blocks=n_blocks)
-    names = ["eps_xx", "eps_xy", "eps_xz", "eps_yy", "eps_yz", "eps_zz", "eps_iso",
-             "eps_parallel", "eps_perpendicular"]
-    summary = {name: float(v) for name, v in zip(names, value)}
-    summary.update({f"{name}_error": float(e) for name, e in zip(names, error)})
+    summary = {name: float(v) for name, v in zip(EPSILON_NAMES, value)}
+    summary.update({f"{name}_error": float(e) for name, e in zip(EPSILON_NAMES, error)})
     summary["mean_dipole_eA"] = float(np.linalg.norm(direction))
     return summary

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-K_B_EV = 8.617333262e-5
+from analysis.dielectric import BOLTZMANN_EV_K
 
 
 def polar_invariants(features: np.ndarray, cells: np.ndarray) -> np.ndarray:
@@ -69,7 +69,7 @@ def phase_mixture(cvs: np.ndarray, anchor_cvs: np.ndarray, seed: int):
 def chemical_potential_difference(temperature_K: float, weight_k: float, weight_other: float
                                   ) -> float:
     """Δμ^{kk'} = -k_B T log(Σ_t P_k / Σ_t P_k') in eV (paper Eq. 8); k' is ``other``."""
-    return float(-K_B_EV * temperature_K * np.log(weight_k / weight_other))
+    return float(-BOLTZMANN_EV_K * temperature_K * np.log(weight_k / weight_other))
 
 
 def transition_temperature(temperatures: np.ndarray, delta_mu: np.ndarray

@@ -319,15 +319,20 @@ def cmd_dimers(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from petmad.config import DimerSettings
-    from petmad.io import atomic_path
-    from petmad.studies.dimers import dimer_curves, model_energy, reference_energy
+    from petmad.io import RowLog, atomic_path, digest, resumable_directory
+    from petmad.studies.dimers import dimer_curves, logged, model_energy, reference_energy
 
     settings = DimerSettings.model_validate(args.settings)
     if args.model == "reference":
         energy = reference_energy(args.reference or {}, settings.elements)
+        source = args.reference
     else:
         energy = model_energy(args.model_file or args.model, args.device)
-    table = pd.DataFrame(dimer_curves(energy, settings)).assign(model=args.model)
+        source = Path(args.model_file) if args.model_file else args.model
+    work = resumable_directory(args.work_dir, digest(source, settings.model_dump()))
+    energy = logged(energy, RowLog(work / "energies.jsonl"))
+    table = pd.DataFrame(dimer_curves(energy, settings, progress=not args.quiet)
+                         ).assign(model=args.model)
     with atomic_path(args.output) as tmp:
         table.to_csv(tmp, index=False)
     failed = table["error"].fillna("").astype(bool).sum()
@@ -338,13 +343,16 @@ def cmd_relaxations(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from petmad.config import RelaxationSettings
-    from petmad.io import atomic_path
+    from petmad.io import RowLog, atomic_path, digest, resumable_directory
     from petmad.models.evaluate import load_calculator
     from petmad.studies.relaxations import relaxation_runs
 
     settings = RelaxationSettings.model_validate(args.settings)
     calculator = load_calculator(args.model_file or args.model, args.device)
-    rows = relaxation_runs(calculator, settings, args.seed, progress=not args.quiet)
+    source = Path(args.model_file) if args.model_file else args.model
+    work = resumable_directory(args.work_dir, digest(source, settings.model_dump(), args.seed))
+    rows = relaxation_runs(calculator, settings, args.seed, RowLog(work / "runs.jsonl"),
+                           progress=not args.quiet)
     table = pd.DataFrame(rows).assign(model=args.model)
     with atomic_path(args.output) as tmp:
         table.to_csv(tmp, index=False)
@@ -384,8 +392,13 @@ def cmd_speed(args: argparse.Namespace) -> None:
         table.assign(hardware=hardware).to_csv(tmp, index=False)
     print(table.to_string(index=False))
     if args.ensemble:
-        name, path = next((n, p) for n, p in models.items() if p.endswith(".pt"))
-        cost = {"model": name, **ensemble_cost(path, settings, device), "hardware": hardware}
+        exported = [(n, p) for n, p in models.items() if p.endswith(".pt")]
+        if exported:
+            name, path = exported[0]
+            cost = {"model": name, **ensemble_cost(path, settings, device)}
+        else:
+            cost = {"model": None, "status": "no exported (.pt) model to compare"}
+        cost["hardware"] = hardware
         write_json(args.ensemble, cost)
         print(f"LLPR ensemble cost: {cost}")
 
@@ -537,6 +550,9 @@ def build_parser() -> argparse.ArgumentParser:
     dimers.add_argument("--device", default="cpu")
     dimers.add_argument("--threads", type=int, default=1)
     dimers.add_argument("--output", required=True, help="CSV of the curves")
+    dimers.add_argument("--work-dir", required=True,
+                        help="where finished energies are kept for a killed job to resume")
+    dimers.add_argument("--quiet", action="store_true")
     dimers.set_defaults(func=cmd_dimers)
 
     relaxations = commands.add_parser(
@@ -550,6 +566,8 @@ def build_parser() -> argparse.ArgumentParser:
     relaxations.add_argument("--threads", type=int, default=1)
     relaxations.add_argument("--quiet", action="store_true")
     relaxations.add_argument("--output", required=True, help="CSV, one row per run")
+    relaxations.add_argument("--work-dir", required=True,
+                             help="where finished runs are kept for a killed job to resume")
     relaxations.set_defaults(func=cmd_relaxations)
 
     speed = commands.add_parser(

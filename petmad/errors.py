@@ -3,6 +3,7 @@ these into one ``error:`` line and a non-zero exit; anything else is a bug."""
 
 from petmad.config import ConfigError
 from petmad.data.geometry import GeometryError
+from petmad.dipoles import DipoleDataError
 from petmad.io import StructureFileError
 from petmad.models.training import ModelError
 from petmad.reference.engines import EngineUnavailable, LabelFileError
@@ -11,6 +12,7 @@ from petmad.simulate.potentials import SimulationStopped
 
 EXPECTED_ERRORS: tuple[type[Exception], ...] = (
     ConfigError,
+    DipoleDataError,
     EngineUnavailable,
     GeometryError,
     LabelFileError,

@@ -93,3 +93,34 @@ def digest(*parts: Any) -> str:
         else:
             hasher.update(json.dumps(part, sort_keys=True, default=str).encode())
     return hasher.hexdigest()
+
+
+class RowLog:
+    """The finished items of a long job, one JSON line each, appended (and flushed to disk)
+    as they finish, so that a killed job started again skips them.  Keep it in a
+    :func:`resumable_directory`, so a change of settings starts a fresh log."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.rows: dict[str, Any] = {}
+        if self.path.exists():
+            for line in self.path.read_text().splitlines():
+                try:
+                    entry = json.loads(line)
+                except json.JSONDecodeError:  # the line a kill cut short
+                    continue
+                self.rows[entry["key"]] = entry["row"]
+
+    @staticmethod
+    def _key(key: tuple) -> str:
+        return json.dumps(list(key))
+
+    def get(self, *key: Any) -> Any:
+        return self.rows.get(self._key(key))
+
+    def add(self, row: Any, *key: Any) -> None:
+        self.rows[self._key(key)] = row
+        with open(self.path, "a") as handle:
+            handle.write(json.dumps({"key": self._key(key), "row": row}) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())

@@ -29,7 +29,8 @@ rule dimer_curves:
     shell:
         "python -m petmad dimers --model {wildcards.model} {params.model_file} "
         "--reference '{params.reference}' --settings '{params.settings}' "
-        "--device {params.device} --threads {threads} --output {output} > {log} 2>&1"
+        "--device {params.device} --threads {threads} --work-dir runs/dimers/work/{wildcards.model} "
+        "--output {output} > {log} 2>&1"
 
 
 rule dimers:
@@ -84,7 +85,8 @@ rule relaxation_runs:
     shell:
         "python -m petmad relaxations --model {wildcards.model} {params.model_file} "
         "--settings '{params.settings}' --seed {params.seed} --device {params.device} "
-        "--threads {threads} --output {output} > {log} 2>&1"
+        "--threads {threads} --work-dir runs/relaxations/work/{wildcards.model} "
+        "--output {output} > {log} 2>&1"
 
 
 rule relaxations:

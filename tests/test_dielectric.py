@@ -6,7 +6,7 @@ from scipy.spatial.transform import Rotation
 
 from analysis.dielectric import (
     EPSILON_0_E_PER_V_A,
-    K_B_EV,
+    BOLTZMANN_EV_K,
     dielectric_summary,
     dielectric_tensor,
     parallel_perpendicular,
@@ -37,7 +37,7 @@ def test_dielectric_tensor_recovers_the_covariance_of_gaussian_dipoles():
     covariance = factor @ factor.T + np.eye(3)  # e²Å², symmetric positive definite
     dipoles = rng.multivariate_normal([3.0, -1.0, 0.5], covariance, size=200_000)
     volume, temperature = 500.0, 300.0
-    expected = np.eye(3) + covariance / (EPSILON_0_E_PER_V_A * volume * K_B_EV * temperature)
+    expected = np.eye(3) + covariance / (EPSILON_0_E_PER_V_A * volume * BOLTZMANN_EV_K * temperature)
     tensor = dielectric_tensor(dipoles, volume, temperature)
     # sampling error of a covariance element ~ sqrt(2/n) ≈ 0.3 % of the diagonal
     np.testing.assert_allclose(tensor, expected, atol=0.02 * np.abs(expected).max())
@@ -45,7 +45,7 @@ def test_dielectric_tensor_recovers_the_covariance_of_gaussian_dipoles():
     about_zero = dielectric_tensor(dipoles, volume, temperature, zero_mean=True)
     shift = np.outer([3.0, -1.0, 0.5], [3.0, -1.0, 0.5])
     np.testing.assert_allclose(
-        about_zero - tensor, shift / (EPSILON_0_E_PER_V_A * volume * K_B_EV * temperature),
+        about_zero - tensor, shift / (EPSILON_0_E_PER_V_A * volume * BOLTZMANN_EV_K * temperature),
         rtol=0.05)
 
 
@@ -66,7 +66,7 @@ def test_summary_uses_the_centrosymmetric_treatment_in_the_cubic_phase():
     rng = np.random.default_rng(2)
     dipoles = rng.normal(size=(4000, 3)) * [1.0, 2.0, 3.0]
     cubic = dielectric_summary(dipoles, np.full(4000, 400.0), 200.0, cubic=True, n_blocks=5)
-    scale = 1 / (EPSILON_0_E_PER_V_A * 400.0 * K_B_EV * 200.0)
+    scale = 1 / (EPSILON_0_E_PER_V_A * 400.0 * BOLTZMANN_EV_K * 200.0)
     assert cubic["eps_iso"] == pytest.approx(1 + scale * 14 / 3, rel=0.05)
     assert cubic["eps_parallel"] == cubic["eps_perpendicular"] == cubic["eps_iso"]
     polar = dielectric_summary(dipoles + [50.0, 0, 0], np.full(4000, 400.0), 200.0,
@@ -82,7 +82,7 @@ def test_summary_uses_the_centrosymmetric_treatment_in_the_cubic_phase():
 def two_phase_weights(temperatures, transition_K, slope_eV_K, frames=1000):
     """Σ_t P of a low- and a high-temperature phase whose Δμ is a(T - Tc) exactly."""
     delta_mu = slope_eV_K * (temperatures - transition_K)  # μ_high − μ_low
-    ratio = np.exp(-delta_mu / (K_B_EV * temperatures))
+    ratio = np.exp(-delta_mu / (BOLTZMANN_EV_K * temperatures))
     high = frames * ratio / (1 + ratio)
     return np.column_stack([frames - high, high])
 

@@ -62,3 +62,17 @@ def test_dimers_are_vacuum_clusters():
 def test_dimer_elements_must_be_known_to_the_universal_model():
     with pytest.raises(ValueError, match="dimers.elements"):
         Config.model_validate({"studies": {"dimers": {"elements": ["Og"]}}})
+
+
+def test_logged_energies_are_not_recomputed(tmp_path):
+    from petmad.io import RowLog
+    from petmad.studies.dimers import logged
+
+    settings = DimerSettings(elements=["Ar"], points=3)
+    first = dimer_curves(logged(lj_energy(0.2, 2.5), RowLog(tmp_path / "e.jsonl")), settings)
+
+    def unusable(atoms):
+        raise AssertionError("a logged energy was recomputed")
+
+    again = dimer_curves(logged(unusable, RowLog(tmp_path / "e.jsonl")), settings)
+    assert again == first

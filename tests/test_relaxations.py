@@ -57,3 +57,24 @@ def test_crystals_need_elements_the_universal_model_knows():
                                           "Fe", "Mn", "Ni", "Ti", "Ba"]}},
             "studies": {"dimers": {"elements": ["H"]}}})
     assert RelaxationSettings().max_steps == 100
+
+
+def test_a_restarted_job_skips_the_runs_its_log_holds(tmp_path):
+    from ase.calculators.lj import LennardJones
+
+    from petmad.io import RowLog
+    from petmad.studies.relaxations import relaxation_runs
+
+    settings = RelaxationSettings(crystals=["libr_rocksalt"], runs=3, max_steps=5)
+    first = relaxation_runs(LennardJones(sigma=2.5, epsilon=0.05), settings, 1,
+                            RowLog(tmp_path / "runs.jsonl"), progress=False)
+    with open(tmp_path / "runs.jsonl", "a") as handle:
+        handle.write('{"key": "[\\"libr_rocksalt\\", 9')  # a line the kill cut short
+
+    class Unusable(LennardJones):
+        def calculate(self, *args, **kwargs):
+            raise AssertionError("a logged run was recomputed")
+
+    again = relaxation_runs(Unusable(), settings, 1, RowLog(tmp_path / "runs.jsonl"),
+                            progress=False)
+    assert again == first

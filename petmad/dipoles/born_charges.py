@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 from ase import Atoms
 
+from petmad.dipoles import DipoleDataError
+
 PSEUDO_CUBIC_LATTICE_A = 4.0  # BaTiO3 is within 2 % of this in every phase
 DIPOLE_KEY = "cell_dipole"  # e·Å; not "dipole", which ASE files under calculator results
 MAX_DISPLACEMENT_A = 1.0  # farther from every ideal site: not a perovskite frame
@@ -31,7 +33,7 @@ SITES = {
 }
 
 
-class NotPerovskiteError(ValueError):
+class NotPerovskiteError(DipoleDataError):
     """The structure is not a BaTiO3 supercell close to the ideal perovskite sites."""
 
 

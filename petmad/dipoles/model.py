@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 
+from petmad.dipoles import DipoleDataError
 from petmad.io import atomic_path
 
 SPECIES = (8, 22, 56)  # O, Ti, Ba: every structure gets every column, present or not
@@ -34,7 +35,7 @@ def lambda_soap_cell_features(frames: list[Atoms], settings: dict[str, Any],
     for frame in frames:
         unknown = set(frame.numbers) - set(SPECIES)
         if unknown:
-            raise ValueError(f"the dipole model knows Ba, Ti and O; got atomic numbers "
+            raise DipoleDataError(f"the dipole model knows Ba, Ti and O; got atomic numbers "
                              f"{sorted(unknown)}")
     expansion = featomic.SphericalExpansion(
         cutoff={"radius": settings["cutoff_A"],
@@ -56,7 +57,7 @@ def lambda_soap_cell_features(frames: list[Atoms], settings: dict[str, Any],
             system = np.asarray(block.samples.column("system")) + first
             np.add.at(result[:, :, SPECIES.index(int(key["center_type"]))], system, values)
     if result is None:
-        raise ValueError("no structures to describe")
+        raise DipoleDataError("no structures to describe")
     return result.reshape(len(frames), 3, -1)[:, SPHERICAL_TO_CARTESIAN, :]
 
 
@@ -123,7 +124,7 @@ def fit_dipole_model(features: np.ndarray, targets: np.ndarray, settings: dict[s
                      seed: int) -> DipoleModel:
     """Scale the columns, choose the ridge strength by cross-validation, refit on all."""
     if len(features) < 2:
-        raise ValueError(f"{len(features)} labelled training structure(s): at least 2 are "
+        raise DipoleDataError(f"{len(features)} labelled training structure(s): at least 2 are "
                          "needed to cross-validate the dipole model")
     scale = np.sqrt((features ** 2).mean(axis=(0, 1)))
     scale[scale < 1e-12] = 1.0  # columns that vanish everywhere carry no information
@@ -149,14 +150,14 @@ def train_dipole_model(frames: list[Atoms], settings: dict[str, Any], seed: int
     split = np.array([frame.info.get("split", "train") for frame in frames])
     missing = [i for i, frame in enumerate(frames) if DIPOLE_KEY not in frame.info]
     if missing:
-        raise ValueError(f"{len(missing)} frame(s) carry no '{DIPOLE_KEY}' label, the first "
+        raise DipoleDataError(f"{len(missing)} frame(s) carry no '{DIPOLE_KEY}' label, the first "
                          f"is frame {missing[0]}: label them with 'python -m petmad "
                          "label-dipoles'")
     labels = np.array([np.asarray(frame.info[DIPOLE_KEY], float) for frame in frames])
     features = lambda_soap_cell_features(frames, settings)
     test = split == "test"
     if not test.any():
-        raise ValueError("no frame has split=test: the dipole model's test error needs some")
+        raise DipoleDataError("no frame has split=test: the dipole model's test error needs some")
     model = fit_dipole_model(features[~test], labels[~test], settings, seed)
     predicted = model.predict_features(features[test])
     model.metrics.update({

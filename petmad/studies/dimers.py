@@ -16,6 +16,7 @@ from ase import Atoms
 from ase.data import atomic_numbers, covalent_radii
 
 from petmad.config import DimerSettings
+from petmad.io import RowLog
 
 BOX_A = 20.0  # vacuum cell for engines that need one; the dimers are not periodic
 
@@ -33,11 +34,34 @@ def cluster(element: str, count: int, distance: float = 0.0) -> Atoms:
     return atoms
 
 
-def dimer_curves(energy: Callable[[Atoms], float], settings: DimerSettings) -> list[dict]:
+def logged(energy: Callable[[Atoms], float], log: RowLog) -> Callable[[Atoms], float]:
+    """``energy`` remembering every result (and failure) in ``log``, so a killed job
+    restarted does not recompute them (reference engines may be DFT)."""
+
+    def energy_once(atoms: Atoms) -> float:
+        key = (atoms.get_chemical_formula(), atoms.get_all_distances().max())
+        done = log.get(*key)
+        if done is None:
+            try:
+                done = {"energy": energy(atoms)}
+            except Exception as exc:  # remembered, then raised as the caller expects
+                done = {"error": str(exc)}
+            log.add(done, *key)
+        if "error" in done:
+            raise RuntimeError(done["error"])
+        return done["energy"]
+
+    return energy_once
+
+
+def dimer_curves(energy: Callable[[Atoms], float], settings: DimerSettings,
+                 progress: bool = False) -> list[dict]:
     """One row per (element, distance): E_dimer, E_atom and the binding energy
     E_dimer - 2 E_atom (eV).  A failed evaluation is a NaN with its reason."""
+    from tqdm import tqdm
+
     rows = []
-    for element in settings.elements:
+    for element in tqdm(settings.elements, desc="dimers", disable=not progress):
         try:
             atom = energy(cluster(element, 1))
         except Exception as exc:  # an engine failing on one structure must not sink the rest

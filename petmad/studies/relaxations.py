@@ -18,6 +18,7 @@ from ase.build import bulk
 from ase.calculators.calculator import Calculator
 
 from petmad.config import RelaxationSettings
+from petmad.io import RowLog
 
 # The paper takes these from phononDB; offline, the prototypes are built with experimental
 # room-temperature lattice constants (Wyckoff, Crystal Structures, vol. 1).
@@ -54,19 +55,26 @@ def relax_once(atoms: Atoms, calculator: Calculator, fmax: float, max_steps: int
 
 
 def relaxation_runs(calculator: Calculator, settings: RelaxationSettings, seed: int,
-                    progress: bool = True) -> list[dict]:
-    """One row per (crystal, run)."""
+                    log: RowLog | None = None, progress: bool = True) -> list[dict]:
+    """One row per (crystal, run); runs already in ``log`` (a killed job's) are not redone,
+    and every new one is added to it."""
     from tqdm import tqdm
 
     rows = []
     for c, crystal in enumerate(settings.crystals):
-        # warm-up: the first call of a model pays for compilation and allocation
-        warm = CRYSTALS[crystal]()
-        warm.calc = calculator
-        warm.get_forces()
+        warmed = False
         for run in tqdm(range(settings.runs), desc=crystal, disable=not progress):
-            atoms = perturbed(crystal, settings.displacement_A, seed + 1000 * c + run)
-            rows.append({"crystal": crystal, "run": run,
-                         **relax_once(atoms, calculator, settings.fmax_eV_A,
-                                      settings.max_steps)})
+            row = log.get(crystal, run) if log is not None else None
+            if row is None:
+                if not warmed:  # the first call of a model pays for compilation
+                    warm = CRYSTALS[crystal]()
+                    warm.calc = calculator
+                    warm.get_forces()
+                    warmed = True
+                atoms = perturbed(crystal, settings.displacement_A, seed + 1000 * c + run)
+                row = {"crystal": crystal, "run": run,
+                       **relax_once(atoms, calculator, settings.fmax_eV_A, settings.max_steps)}
+                if log is not None:
+                    log.add(row, crystal, run)
+            rows.append(row)
     return rows

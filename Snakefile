@@ -20,6 +20,8 @@ include: "rules/water_pimd.smk"
 include: "rules/succinic_nmr.smk"
 include: "rules/bto_dielectric.smk"
 include: "rules/supplementary.smk"
+include: "rules/nc_mts.smk"
+include: "rules/configuration.smk"
 
 
 # Light rules run where Snakemake runs, not as cluster jobs.
@@ -37,7 +39,11 @@ localrules:
     bto_dielectric,
     dimers,
     relaxations,
+    phonons,
     speed,
+    nc_mts,
+    configuration,
+    campaign_cost,
 
 
 rule all:
@@ -55,4 +61,8 @@ rule all:
         rules.bto_dielectric.output if "bto" in CFG.systems else [],
         rules.dimers.output,
         rules.relaxations.output,
+        rules.phonons.output,
         rules.speed.output,
+        rules.nc_mts.output,
+        rules.configuration.output,
+        rules.campaign_cost.output,

@@ -24,18 +24,23 @@ def charge_current(velocities: np.ndarray, charges: np.ndarray) -> np.ndarray:
     return np.einsum("fia,i->fa", np.asarray(velocities, float), np.asarray(charges, float))
 
 
-def unwrapped_charge_dipole(positions: np.ndarray, cells: np.ndarray, charges: np.ndarray
-                            ) -> np.ndarray:
-    """D(t) - D(0) = Σ_i q_i (r_i(t) - r_i(0)) with positions unwrapped frame to frame by the
-    minimum image (frames must be closer in time than half a cell crossing)."""
+def unwrapped_displacements(positions: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """r_i(t) - r_i(0) per atom, (frames, atoms, 3), with positions unwrapped frame to frame
+    by the minimum image (frames must be closer in time than half a cell crossing)."""
     positions = np.asarray(positions, float)
-    cells = np.asarray(cells, float)
+    cells = np.broadcast_to(np.asarray(cells, float), (len(positions), 3, 3))
     steps = np.diff(positions, axis=0)
     fractional = np.einsum("fia,fab->fib", steps, np.linalg.inv(cells[1:]))
     fractional -= np.round(fractional)
     steps = np.einsum("fib,fba->fia", fractional, cells[1:])
-    displacement = np.concatenate([np.zeros_like(positions[:1]), np.cumsum(steps, axis=0)])
-    return np.einsum("fia,i->fa", displacement, np.asarray(charges, float))
+    return np.concatenate([np.zeros_like(positions[:1]), np.cumsum(steps, axis=0)])
+
+
+def unwrapped_charge_dipole(positions: np.ndarray, cells: np.ndarray, charges: np.ndarray
+                            ) -> np.ndarray:
+    """D(t) - D(0) = Σ_i q_i (r_i(t) - r_i(0)), positions unwrapped by the minimum image."""
+    return np.einsum("fia,i->fa", unwrapped_displacements(positions, cells),
+                     np.asarray(charges, float))
 
 
 def autocorrelation(series: np.ndarray, max_lag: int) -> np.ndarray:

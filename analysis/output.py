@@ -1,4 +1,6 @@
-"""Writing tables and figures: atomically, so a kill never leaves half a result."""
+"""Writing tables and figures: atomically, so a kill never leaves half a result, and with
+their provenance (:mod:`petmad.provenance`): a table's in ``provenance/<name>.csv.json``
+beside it, a figure's in its PDF metadata."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from petmad.io import atomic_path
+from petmad.provenance import pdf_metadata, recorded_result
 
 # The paper's colours: PET-MAD black, bespoke blue, LoRA fine-tune orange.
 MODEL_COLOURS = {"pet-mad": "black", "lora": "tab:orange", "bespoke": "tab:blue",
@@ -26,14 +29,14 @@ def pyplot():
 
 
 def write_csv(path: str | Path, table: pd.DataFrame) -> None:
-    with atomic_path(path) as tmp:
+    with recorded_result(path) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6g")
 
 
 def save_figure(figure, path: str | Path) -> None:
     figure.tight_layout()
     with atomic_path(path) as tmp:
-        figure.savefig(tmp)
+        figure.savefig(tmp, metadata=pdf_metadata(path) if Path(path).suffix == ".pdf" else None)
     pyplot().close(figure)
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.output import model_colours, pyplot, save_figure, write_csv
+from petmad.studies.speed import DIRECT_SUFFIX
 
 
 def speed_figure(timings: pd.DataFrame, ensemble: dict, path: Path) -> None:
@@ -26,7 +27,10 @@ def speed_figure(timings: pd.DataFrame, ensemble: dict, path: Path) -> None:
     plt = pyplot()
     materials = list(dict.fromkeys(timings["material"]))
     models = list(dict.fromkeys(timings["model"]))
-    colours = model_colours(models)
+    # a model's direct-force variant ("<model>-nc") in its colour, dashed, as in the paper
+    colours = model_colours([m for m in models if not m.endswith(DIRECT_SUFFIX)])
+    colours.update({m: colours.get(m.removesuffix(DIRECT_SUFFIX), "tab:olive")
+                    for m in models if m.endswith(DIRECT_SUFFIX)})
     figure, axes = plt.subplots(1, len(materials), figsize=(3.6 * len(materials), 3.4),
                                 squeeze=False, sharey=True)
     for axis, material in zip(axes[0], materials):
@@ -38,7 +42,8 @@ def speed_figure(timings: pd.DataFrame, ensemble: dict, path: Path) -> None:
             if len(ok):
                 axis.errorbar(ok["natoms"], ok["median_s"],
                               [ok["median_s"] - ok["q25_s"], ok["q75_s"] - ok["median_s"]],
-                              marker="o", ms=4, capsize=2, color=colour, label=model)
+                              marker="o", ms=4, capsize=2, color=colour, label=model,
+                              ls="--" if model.endswith(DIRECT_SUFFIX) else "-")
             oom = mine[mine["status"] == "oom"]
             if len(oom):
                 top = timings["median_s"].max() if timings["median_s"].notna().any() else 1.0

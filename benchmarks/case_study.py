@@ -30,7 +30,9 @@ JOB_LOGS = {"lps_conductivity": ["lps_md", "lps_conductivity"],
                                "bto_dielectric"],
             "dimers": ["dimer_curves", "dimers"],
             "relaxations": ["relaxation_runs", "relaxations"],
-            "speed": ["speed_benchmark", "speed"]}
+            "phonons": ["phonon_bands", "phonons"],
+            "speed": ["speed_benchmark", "speed"],
+            "nc_mts": ["nc_mts_md", "nc_mts"]}
 
 
 def main() -> None:

@@ -24,6 +24,23 @@ def configure_threads(threads: int) -> None:
         sys.modules["torch"].set_num_threads(threads)
 
 
+def configure_torchscript(device: str) -> None:
+    """On CPU, run TorchScript models without the graph executor's optimising passes.  With
+    them, every loaded PET spends ~5 s re-specialising during its first tens of calls (the
+    neighbour count changes every MD step) and was no faster afterwards: 10-40 % slower on
+    this project's models (``python benchmarks/torchscript_executor.py``)."""
+    if device == "cpu" or (device == "auto" and not _cuda_available()):
+        import torch
+
+        torch._C._set_graph_executor_optimize(False)
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def _json(text: str) -> object:
     return json.loads(text)
 
@@ -214,6 +231,20 @@ def cmd_water(args: argparse.Namespace) -> None:
     print(f"{args.model}: {status['status']} {status.get('reason', '')}")
 
 
+def cmd_nc_mts(args: argparse.Namespace) -> None:
+    from petmad.config import NcMtsSettings
+    from petmad.simulate.potentials import model_potential
+    from petmad.studies.nc_mts import nc_mts_job
+
+    settings = NcMtsSettings.model_validate(args.settings)
+    potential = model_potential(args.model, args.model_file, args.reference, args.device)
+    status = nc_mts_job(args.output_dir, potential, settings, args.seed, progress=not args.quiet)
+    for run in status["runs"]:
+        print(f"{run['variant']:>12} {run['ensemble']}: {run['status']} "
+              f"{run['seconds_per_inner_step']:.4f} s/step {run['reason']}")
+    print(f"{args.model}: {status['status']} {status.get('reason', '')}")
+
+
 def cmd_succinic_md(args: argparse.Namespace) -> None:
     from petmad.config import SuccinicNmrSettings
     from petmad.simulate.potentials import model_potential
@@ -360,16 +391,44 @@ def cmd_relaxations(args: argparse.Namespace) -> None:
           f"converged -> {args.output}")
 
 
+def cmd_phonons(args: argparse.Namespace) -> None:
+    from petmad.config import RELAXATION_CRYSTAL_ELEMENTS, PhononSettings
+    from petmad.io import RowLog, atomic_path, digest, resumable_directory
+    from petmad.studies.phonons import model_forces, phonon_runs, reference_forces
+
+    settings = PhononSettings.model_validate(args.settings)
+    if args.model == "reference":
+        elements = set().union(*(RELAXATION_CRYSTAL_ELEMENTS[c] for c in settings.crystals))
+        forces = reference_forces(args.reference or {}, elements)
+        source = args.reference
+    else:
+        if args.model_file and not Path(args.model_file).is_file():
+            raise FileNotFoundError(f"model file '{args.model_file}' does not exist")
+        forces = model_forces(args.model_file or args.model, args.device)
+        source = Path(args.model_file) if args.model_file else args.model
+    # a longer runtime request is no reason to redo finished crystals
+    physics = settings.model_dump(exclude={"runtime_min"})
+    work = resumable_directory(args.work_dir, digest(source, physics))
+    rows = phonon_runs(forces, settings, RowLog(work / "crystals.jsonl"),
+                       progress=not args.quiet)
+    with atomic_path(args.output) as tmp:  # compact: 128 members' bands are megabytes
+        tmp.write_text(json.dumps({"model": args.model, "unit": "THz", "crystals": rows},
+                                  separators=(",", ":")) + "\n")
+    for row in rows:
+        print(f"{args.model} {row['crystal']}: {len(row['ensemble_THz'])} ensemble members, "
+              f"lowest frequency {min(min(q) for q in row['frequencies_THz']):.3f} THz")
+    print(f"-> {args.output}")
+
+
 def hardware_description(device: str, threads: int) -> str:
-    import platform
+    from petmad.provenance import cpu_model
 
     if device.startswith("cuda") or device == "auto":
         import torch
 
         if torch.cuda.is_available():
             return f"GPU {torch.cuda.get_device_name(0)}"
-    cpu = platform.processor() or platform.machine()
-    return f"CPU {cpu}, {threads} thread(s) of {os.cpu_count()} cores"
+    return f"CPU {cpu_model()}, {threads} thread(s) of {os.cpu_count()} cores"
 
 
 def cmd_speed(args: argparse.Namespace) -> None:
@@ -379,13 +438,14 @@ def cmd_speed(args: argparse.Namespace) -> None:
     from petmad.io import atomic_path, write_json
     from petmad.models.evaluate import load_calculator
     from petmad.models.training import resolve_device
-    from petmad.studies.speed import ensemble_cost, speed_rows
+    from petmad.studies.speed import direct_force_variants, ensemble_cost, speed_rows
 
     settings = SpeedSettings.model_validate(args.settings)
     device = resolve_device(args.device)
     models = dict(spec.split("=", 1) if "=" in spec else (spec, spec) for spec in args.model)
     factories = {name: (lambda where=where: load_calculator(where, device))
                  for name, where in models.items()}
+    factories.update(direct_force_variants(models, device))
     table = pd.DataFrame(speed_rows(factories, settings, device, progress=not args.quiet))
     hardware = hardware_description(device, args.threads)
     with atomic_path(args.table) as tmp:
@@ -414,6 +474,24 @@ def cmd_check_config(args: argparse.Namespace) -> None:
 
     load_config_files(args.files)
     print("configuration is valid")
+
+
+def cmd_campaign_cost(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from analysis.output import write_csv
+    from petmad.campaign import campaign_cost, human, summary, with_totals
+    from petmad.config import validate_config
+
+    table = campaign_cost(validate_config(args.config))
+    write_csv(args.table, with_totals(table))
+    shown = table.drop(columns=["rule", "note"]).assign(
+        atom_steps=table["atom_steps"].map(human))
+    with pd.option_context("display.max_rows", None, "display.width", 250,
+                           "display.max_colwidth", 40):
+        print(shown.to_string(index=False))
+    print(summary(table))
+    print(f"-> {args.table}")
 
 
 def add_study_parser(commands, name: str, help_text: str, section: str):
@@ -535,6 +613,10 @@ def build_parser() -> argparse.ArgumentParser:
     water.add_argument("--equilibration", help="status.json of the model's equilibration")
     water.set_defaults(func=cmd_water)
 
+    nc_mts = add_study_parser(commands, "nc-mts", "water with conservative forces, direct "
+                              "forces and multiple time stepping, NVE and NVT", "studies.nc_mts")
+    nc_mts.set_defaults(func=cmd_nc_mts)
+
     bto = add_study_parser(commands, "bto-md", "BaTiO3 flexible-cell NPT at one temperature",
                            "studies.bto_dielectric")
     bto.add_argument("--temperature", type=float, required=True)
@@ -569,6 +651,23 @@ def build_parser() -> argparse.ArgumentParser:
     relaxations.add_argument("--work-dir", required=True,
                              help="where finished runs are kept for a killed job to resume")
     relaxations.set_defaults(func=cmd_relaxations)
+
+    phonons = commands.add_parser(
+        "phonons", help="phonon bands of one model (with its LLPR ensemble) or the reference")
+    phonons.add_argument("--model", required=True,
+                         help="pet-mad, reference, or a SevenNet name (7net-...)")
+    phonons.add_argument("--model-file", help="exported model (.pt) for pet-mad")
+    phonons.add_argument("--reference", type=_json, default=None,
+                         help="config 'reference' (JSON)")
+    phonons.add_argument("--settings", type=_json, required=True,
+                         help="config studies.phonons (JSON)")
+    phonons.add_argument("--device", default="cpu")
+    phonons.add_argument("--threads", type=int, default=1)
+    phonons.add_argument("--quiet", action="store_true")
+    phonons.add_argument("--output", required=True, help="JSON of the bands")
+    phonons.add_argument("--work-dir", required=True,
+                         help="where finished crystals are kept for a killed job to resume")
+    phonons.set_defaults(func=cmd_phonons)
 
     speed = commands.add_parser(
         "speed", help="time energy+forces+stress per MD step against size, models side by side")
@@ -640,12 +739,21 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-config", help="validate config files (later ones overlay)")
     check.add_argument("files", nargs="+")
     check.set_defaults(func=cmd_check_config)
+
+    cost = commands.add_parser(
+        "campaign-cost", help="planned atoms × steps of every job the configuration runs")
+    cost.add_argument("--config", type=_json, required=True,
+                      help="the whole validated configuration (JSON)")
+    cost.add_argument("--table", required=True, help="CSV: one row per piece of work, totals")
+    # device None: no torch set-up, as the command evaluates no model
+    cost.set_defaults(func=cmd_campaign_cost, device=None)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_threads(getattr(args, "threads", 1))
+    configure_torchscript(getattr(args, "device", "cpu"))
     from pydantic import ValidationError
 
     from petmad.errors import EXPECTED_ERRORS

@@ -323,6 +323,18 @@ class TrainerSettings(Strict):
     checkpoint_interval: int = Field(
         10, ge=1, description="epochs between checkpoints (a kill loses at most this)"
     )
+    direct_forces_weight: float = Field(
+        0.0, ge=0, description="loss weight of a direct-force head (output "
+        "non_conservative_forces, fitted to the same forces); 0: no such head"
+    )
+
+
+class PretrainSettings(TrainerSettings):
+    direct_forces_weight: float = Field(
+        1.0, ge=0, description="loss weight of pet-mad's direct-force head (output "
+        "non_conservative_forces, fitted to the same forces), which the paper's PET-MAD has "
+        "(S12) and the direct-force / MTS benchmark needs; 0: no such head"
+    )
 
 
 class FinetuneSettings(TrainerSettings):
@@ -373,7 +385,7 @@ class TrainingSettings(Strict):
         "when set, no pretraining runs and everything downstream uses it"
     )
     pet: PetHypers = PetHypers()
-    pretrain: TrainerSettings = TrainerSettings()
+    pretrain: PretrainSettings = PretrainSettings()
     bespoke: TrainerSettings = TrainerSettings()
     finetune: FinetuneSettings = FinetuneSettings()
     llpr: LlprSettings = LlprSettings()
@@ -815,6 +827,28 @@ class RelaxationSettings(Strict):
     max_steps: int = Field(100, ge=1, description="LBFGS step limit (paper: 100)")
 
 
+class PhononSettings(Strict):
+    """Phonon bands of pet-mad's LLPR ensemble against the reference engine (paper S8,
+    Fig. S7): finite displacements in supercells of the fixed experimental cells."""
+
+    crystals: list[Literal["beo_wurtzite", "bete_zincblende", "libr_rocksalt"]] = Field(
+        default_factory=lambda: ["beo_wurtzite", "bete_zincblende", "libr_rocksalt"],
+        min_length=1, description="crystals whose bands are drawn (the paper's three "
+        "phononDB materials)")
+    supercell_min_width_A: float = Field(
+        7.0, gt=0, description="each primitive vector is repeated until the supercell is at "
+        "least this wide between opposite faces (7 Å: LiBr and BeTe 3 × 3 × 3, BeO "
+        "3 × 3 × 2); force constants beyond half of it fold back")
+    displacement_A: float = Field(
+        0.01, gt=0, description="finite displacement of each symmetry-distinct atom "
+        "(phonopy's default)")
+    points_per_segment: int = Field(
+        40, ge=2, description="q-points on each straight segment of the band path")
+    runtime_min: int = Field(
+        60, ge=1, description="cluster runtime request per model (a DFT reference needs "
+        "far more than the models)")
+
+
 SPEED_MATERIAL_ELEMENTS = {"aluminium": {"Al"}, "diamond": {"C"}, "water": {"H", "O"}}
 
 
@@ -841,6 +875,49 @@ class SpeedSettings(Strict):
         250, ge=1, description="size of the LLPR ensemble cost comparison")
 
 
+class NcMtsSettings(Strict):
+    """Direct (non-conservative) forces and multiple time stepping in a molecular liquid
+    (paper S12).  The paper runs BMIM-Cl at 500 K; pet-mad here is trained on no ionic
+    liquid, so liquid water (the water study's box builder) stands in.  pet-mad runs NVE
+    and NVT (SVR) with conservative forces, with its direct-force head, and with MTS
+    (direct forces inside, the conservative correction every ``outer_every`` steps)."""
+
+    n_molecules: int = Field(24, ge=2, description="H2O in the periodic box")
+    density_kg_m3: float = Field(997.1, gt=0, description="box density")
+    temperature_K: float = Field(
+        350.0, gt=0, description="equilibration and thermostat temperature (paper: 500 K "
+        "for BMIM-Cl; water is kept liquid)")
+    timestep_fs: float = Field(
+        0.5, gt=0, description="time step of conservative and direct-force MD and the "
+        "inner step of MTS (paper: 0.5 fs)")
+    outer_every: int = Field(
+        4, ge=2, description="MTS: direct-force steps per conservative correction (paper: "
+        "8).  The default preset's briefly trained direct head misses the conservative "
+        "forces by ~2 eV/Å RMS; corrections that large every 4 fs (M = 8) threw H atoms into "
+        "collisions within 3 outer steps, every 2 fs (M = 4) they did not")
+    thermostat_tau_fs: float = Field(
+        10.0, gt=0, description="SVR time constant of the NVT runs (paper: 10 fs)")
+    relax_steps: int = Field(20, ge=0, description="FIRE steps relaxing the random packing")
+    equilibration_steps: int = Field(
+        200, ge=1, description="conservative NVT steps before the six runs")
+    steps: int = Field(
+        800, ge=1, description="steps of each run (MTS: this many inner steps, so every "
+        "variant covers the same simulated time); a multiple of outer_every")
+    record_stride: int = Field(
+        16, ge=1, description="steps between saved frames (velocities for the per-species "
+        "temperatures, positions for g(r) and MSD); a multiple of outer_every")
+    rdf_bins: int = Field(80, ge=10, description="O-O g(r) histogram bins")
+    runtime_min: int = Field(240, ge=1, description="cluster runtime request of the job")
+
+    @model_validator(mode="after")
+    def _whole_outer_steps(self) -> NcMtsSettings:
+        for name in ("steps", "record_stride"):
+            if getattr(self, name) % self.outer_every:
+                raise ValueError(f"{name} ({getattr(self, name)}) must be a multiple of "
+                                 f"outer_every ({self.outer_every}): MTS runs whole outer steps")
+        return self
+
+
 class StudySettings(Strict):
     lps_conductivity: LpsConductivitySettings = LpsConductivitySettings()
     gaas_melting: GaasMeltingSettings = GaasMeltingSettings()
@@ -850,7 +927,9 @@ class StudySettings(Strict):
     bto_dielectric: BtoDielectricSettings = BtoDielectricSettings()
     dimers: DimerSettings = DimerSettings()
     relaxations: RelaxationSettings = RelaxationSettings()
+    phonons: PhononSettings = PhononSettings()
     speed: SpeedSettings = SpeedSettings()
+    nc_mts: NcMtsSettings = NcMtsSettings()
 
 
 # --------------------------------------------------------------------------- top level
@@ -887,19 +966,25 @@ class Config(Strict):
                 raise ValueError(
                     f"studies.dimers.elements has {missing}, which data.mad.elements lacks: "
                     "the universal model has never seen them")
-            needed = set().union(*(RELAXATION_CRYSTAL_ELEMENTS[c]
-                                    for c in self.studies.relaxations.crystals))
-            missing = sorted(needed - set(self.data.mad.elements))
-            if missing:
-                raise ValueError(
-                    f"studies.relaxations.crystals need {missing}, which data.mad.elements "
-                    "lacks: the universal model has never seen them")
+            for section in ("relaxations", "phonons"):
+                needed = set().union(*(RELAXATION_CRYSTAL_ELEMENTS[c]
+                                       for c in getattr(self.studies, section).crystals))
+                missing = sorted(needed - set(self.data.mad.elements))
+                if missing:
+                    raise ValueError(
+                        f"studies.{section}.crystals need {missing}, which data.mad.elements "
+                        "lacks: the universal model has never seen them")
             needed = set().union(*(SPEED_MATERIAL_ELEMENTS[m] for m in self.studies.speed.materials))
             missing = sorted(needed - set(self.data.mad.elements))
             if missing:
                 raise ValueError(
                     f"studies.speed.materials need {missing}, which data.mad.elements lacks: "
                     "the universal model has never seen them")
+            missing = sorted({"H", "O"} - set(self.data.mad.elements))
+            if missing:
+                raise ValueError(
+                    f"studies.nc_mts runs liquid water with pet-mad, but data.mad.elements "
+                    f"lacks {missing}")
         return self
 
 

@@ -98,7 +98,8 @@ rule bto_dielectric:
     output:
         figure=report("results/bto_dielectric.pdf", caption="../report/bto_dielectric.rst",
                       category="Case studies"),
-        table="results/bto_dielectric.csv",
+        table=report("results/bto_dielectric.csv", caption="../report/bto_dielectric_csv.rst",
+                     category="Case studies"),
     params:
         settings=as_json(CFG.studies.bto_dielectric),
         seed=CFG.seed,

@@ -9,6 +9,7 @@ from pathlib import Path
 sys.path.insert(0, workflow.basedir)
 
 from petmad.config import ConfigError, SYSTEMS, dataset_settings, validate_config
+from petmad.provenance import ENVIRONMENT_VARIABLE, workflow_facts
 
 try:
     CFG = validate_config(config)
@@ -29,6 +30,11 @@ def prepend_search_path(variable, directory):
 
 prepend_search_path("PATH", Path(sys.executable).parent)
 prepend_search_path("PYTHONPATH", workflow.basedir)
+# What every result file records about the workflow (petmad/provenance.py): the hash of the
+# validated configuration, the seed, the reference engine.  An environment variable, not a
+# param, so that a config change reruns only the jobs whose own params it changes.
+PROVENANCE = workflow_facts(CFG)
+os.environ[ENVIRONMENT_VARIABLE] = json.dumps(PROVENANCE, sort_keys=True)
 CONDA_ENV = "../envs/petmad.yaml"
 DATASETS = ["mad", *CFG.systems]
 
@@ -80,6 +86,8 @@ EXTERNAL_MODELS = [
 DIMER_MODELS = ["pet-mad", "reference", *EXTERNAL_MODELS]
 # Relaxation timings: the universal models (the reference engine's own 7net model included).
 UNIVERSAL_MODELS = ["pet-mad", *CFG.training.external_models]
+# Phonon bands (paper Fig. S7): pet-mad's LLPR ensemble against the reference engine.
+PHONON_MODELS = ["pet-mad", "reference"]
 
 
 def speed_models():

@@ -73,7 +73,8 @@ rule gaas_melting:
     output:
         figure=report("results/gaas_melting.pdf", caption="../report/gaas_melting.rst",
                       category="Case studies"),
-        table="results/gaas_melting.csv",
+        table=report("results/gaas_melting.csv", caption="../report/gaas_melting_csv.rst",
+                     category="Case studies"),
     params:
         settings=as_json(CFG.studies.gaas_melting),
     log:

@@ -41,7 +41,8 @@ rule hea_segregation:
     output:
         figure=report("results/hea_segregation.pdf", caption="../report/hea_segregation.rst",
                       category="Case studies"),
-        table="results/hea_segregation.csv",
+        table=report("results/hea_segregation.csv", caption="../report/hea_segregation_csv.rst",
+                     category="Case studies"),
     params:
         settings=as_json(CFG.studies.hea_segregation),
     log:

@@ -42,7 +42,8 @@ rule lps_conductivity:
     output:
         figure=report("results/lps_conductivity.pdf", caption="../report/lps_conductivity.rst",
                       category="Case studies"),
-        table="results/lps_conductivity.csv",
+        table=report("results/lps_conductivity.csv", caption="../report/lps_conductivity_csv.rst",
+                     category="Case studies"),
     params:
         settings=as_json(CFG.studies.lps_conductivity),
     log:

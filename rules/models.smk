@@ -273,7 +273,8 @@ rule learning_curves:
     output:
         figure=report("results/learning_curves.pdf", caption="../report/learning_curves.rst",
                       category="Models"),
-        table="results/learning_curves.csv",
+        table=report("results/learning_curves.csv", caption="../report/learning_curves_csv.rst",
+                     category="Models"),
     params:
         systems=[s for s in CFG.training.learning_curves.systems if s in CFG.systems],
     log:

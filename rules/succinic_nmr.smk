@@ -130,7 +130,8 @@ rule succinic_nmr:
     output:
         figure=report("results/succinic_nmr.pdf", caption="../report/succinic_nmr.rst",
                       category="Case studies"),
-        table="results/succinic_nmr.csv",
+        table=report("results/succinic_nmr.csv", caption="../report/succinic_nmr_csv.rst",
+                     category="Case studies"),
         parity=report("results/succinic_shielding_parity.pdf",
                       caption="../report/succinic_shielding_parity.rst", category="Case studies"),
     params:

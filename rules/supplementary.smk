@@ -41,7 +41,8 @@ rule dimers:
     output:
         figure=report("results/dimers.pdf", caption="../report/dimers.rst",
                       category="Supplementary benchmarks"),
-        table="results/dimers.csv",
+        table=report("results/dimers.csv", caption="../report/dimers_csv.rst",
+                     category="Supplementary benchmarks"),
     log:
         "logs/dimers.log",
     benchmark:
@@ -97,7 +98,8 @@ rule relaxations:
     output:
         figure=report("results/relaxations.pdf", caption="../report/relaxations.rst",
                       category="Supplementary benchmarks"),
-        table="results/relaxations.csv",
+        table=report("results/relaxations.csv", caption="../report/relaxations_csv.rst",
+                     category="Supplementary benchmarks"),
     log:
         "logs/relaxations.log",
     benchmark:
@@ -110,6 +112,63 @@ rule relaxations:
         runtime=10,
     shell:
         "python -m analysis.relaxations --runs {input} --table {output.table} "
+        "--figure {output.figure} > {log} 2>&1"
+
+
+rule phonon_bands:
+    message:
+        "Phonon bands with {wildcards.model}"
+    input:
+        model=lambda w: model_file(w.model, None),
+    output:
+        "runs/phonons/{model}.json",
+    wildcard_constraints:
+        model="|".join(re.escape(m) for m in PHONON_MODELS),
+    params:
+        settings=as_json(CFG.studies.phonons),
+        reference=as_json(CFG.reference),
+        model_file=lambda w, input: f"--model-file {input.model}" if input.model else "",
+        device=CFG.device,
+    log:
+        "logs/phonon_bands/{model}.log",
+    benchmark:
+        "logs/phonon_bands/{model}.benchmark.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=CFG.studies.phonons.runtime_min,
+        gpu=model_resources,
+    shell:
+        "python -m petmad phonons --model {wildcards.model} {params.model_file} "
+        "--reference '{params.reference}' --settings '{params.settings}' "
+        "--device {params.device} --threads {threads} --quiet "
+        "--work-dir runs/phonons/work/{wildcards.model} --output {output} > {log} 2>&1"
+
+
+rule phonons:
+    message:
+        "Phonon bands: pet-mad's LLPR ensemble against the reference engine"
+    input:
+        expand("runs/phonons/{model}.json", model=PHONON_MODELS),
+    output:
+        figure=report("results/phonons.pdf", caption="../report/phonons.rst",
+                      category="Supplementary benchmarks"),
+        table=report("results/phonons.csv", caption="../report/phonons_csv.rst",
+                     category="Supplementary benchmarks"),
+    log:
+        "logs/phonons.log",
+    benchmark:
+        "logs/phonons.benchmark.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        "python -m analysis.phonons --bands {input} --table {output.table} "
         "--figure {output.figure} > {log} 2>&1"
 
 
@@ -151,7 +210,8 @@ rule speed:
     output:
         figure=report("results/speed.pdf", caption="../report/speed.rst",
                       category="Supplementary benchmarks"),
-        table="results/speed.csv",
+        table=report("results/speed.csv", caption="../report/speed_csv.rst",
+                     category="Supplementary benchmarks"),
     log:
         "logs/speed.log",
     benchmark:

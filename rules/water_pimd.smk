@@ -74,8 +74,10 @@ rule water_pimd:
     output:
         figure=report("results/water_pimd.pdf", caption="../report/water_pimd.rst",
                       category="Case studies"),
-        table="results/water_pimd.csv",
-        rdf="results/water_rdf.csv",
+        table=report("results/water_pimd.csv", caption="../report/water_pimd_csv.rst",
+                     category="Case studies"),
+        rdf=report("results/water_rdf.csv", caption="../report/water_rdf.rst",
+                   category="Case studies"),
     params:
         settings=as_json(CFG.studies.water_pimd),
     log:

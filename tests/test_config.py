@@ -92,6 +92,21 @@ def test_conda_environment_matches_requirements(root):
     assert re.search(r'pip install "torch==2\.13\.0"', install)
 
 
+def test_slurm_profile_routes_every_gpu_rule(root):
+    """The profile's GPU-partition entries are exactly the rules that ask for a GPU."""
+    gpu_rules = set()
+    for path in (root / "rules").glob("*.smk"):
+        rule = None
+        for line in path.read_text().splitlines():
+            if line.startswith("rule "):
+                rule = line.split()[1].rstrip(":")
+            elif "gpu=model_resources" in line:
+                gpu_rules.add(rule)
+    profile = yaml.safe_load((root / "profiles" / "slurm" / "config.yaml").read_text())
+    assert len(gpu_rules) > 10
+    assert set(profile["set-resources"]) == gpu_rules
+
+
 def test_universal_set_must_cover_the_case_study_species():
     with pytest.raises(ConfigError, match=r"data\.mad\.elements lacks \['As', 'Ga'\]"):
         validate_config({"systems": ["gaas"], "data": {"mad": {"elements": ["Cu", "Ni"]}}})

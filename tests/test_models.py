@@ -237,3 +237,37 @@ def test_a_truncated_newest_checkpoint_is_skipped_on_resume(tmp_path):
     assert newest_checkpoint(tmp_path) == tmp_path / "model_3.ckpt"
     assert not (tmp_path / "model_4.ckpt").exists()
     assert newest_checkpoint(tmp_path / "missing") is None
+
+
+def test_pretrained_model_has_a_direct_force_head_that_drives_mts(models, tmp_path):
+    from metatomic_ase import MetatomicCalculator
+
+    from petmad.simulate import DynamicsSettings, PotentialSpec, run_dynamics
+    from petmad.simulate.potentials import DirectForceCalculator
+    from petmad.simulate.runner import step_timings
+
+    path = str(models["base"].exported)
+    atoms = bulk("Cu", "fcc", a=3.6, cubic=True).repeat((2, 1, 1))
+    atoms.positions += np.random.default_rng(0).normal(0.0, 0.05, atoms.positions.shape)
+    conservative = MetatomicCalculator(path, uncertainty_threshold=None)
+    direct = DirectForceCalculator(path, "cpu", {}, with_stress=False)
+    assert "stress" not in direct.implemented_properties
+    # one energy head for both; the direct head is a separate, approximate force field
+    assert direct.get_potential_energy(atoms) == pytest.approx(
+        conservative.get_potential_energy(atoms), abs=1e-5)
+    forces = direct.get_forces(atoms)
+    assert forces.shape == (len(atoms), 3) and np.isfinite(forces).all()
+    assert not np.allclose(forces, conservative.get_forces(atoms), atol=1e-6)
+
+    model = PotentialSpec(kind="metatomic", path=path)
+    mts = DynamicsSettings.model_validate(
+        {"ensemble": "nve", "steps": 4, "timestep_fs": 2.0, "mts": {"outer_every": 2},
+         "records": {"properties_stride": 1, "checkpoint_stride": 2}})
+    run_dynamics(tmp_path / "mts", atoms, [model, model.model_copy(
+        update={"non_conservative": True})], mts, progress=False)
+    assert [chunk[:2] for chunk in step_timings(tmp_path / "mts")] == [(0, 2), (2, 4)]
+    npt = DynamicsSettings.model_validate(
+        {"ensemble": "npt", "steps": 2, "barostat": {"kind": "isotropic"}})
+    with pytest.raises(Exception, match="cannot run at constant pressure"):
+        run_dynamics(tmp_path / "npt", atoms, [model.model_copy(
+            update={"non_conservative": True})], npt, progress=False)

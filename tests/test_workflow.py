@@ -179,17 +179,80 @@ def test_smoke_preset_times_the_relaxations(smoke_run):
     assert (workdir / "results" / "relaxations.pdf").stat().st_size > 10_000
 
 
+def test_smoke_preset_draws_the_phonon_bands(smoke_run):
+    _, workdir = smoke_run
+    table = pd.read_csv(workdir / "results" / "phonons.csv").set_index("model")
+    assert set(table.index) == {"pet-mad", "reference"}
+    assert set(table["crystal"]) == {"libr_rocksalt"}
+    pet_mad, reference = table.loc["pet-mad"], table.loc["reference"]
+    assert pet_mad["members"] > 1 and pet_mad["ensemble_spread_THz"] > 0
+    assert pet_mad["rms_vs_reference_THz"] >= 0  # finite: the same q-points as the reference
+    # the reference engine holds rock-salt LiBr stable: no imaginary modes, optical > 3 THz
+    assert reference["lowest_THz"] > -0.1 and reference["highest_THz"] > 3
+    assert (workdir / "results" / "phonons.pdf").stat().st_size > 10_000
+
+
+def test_smoke_preset_compares_direct_forces_and_multiple_time_stepping(smoke_run):
+    _, workdir = smoke_run
+    table = pd.read_csv(workdir / "results" / "nc_mts.csv")
+    assert len(table) == 6
+    assert set(zip(table["variant"], table["ensemble"])) == {
+        (v, e) for v in ("conservative", "direct", "mts") for e in ("nve", "nvt")}
+    # pet-mad has a direct-force head, so every variant ran (a 3-epoch model may still
+    # collide atoms, which stops a run with its records kept)
+    assert table["status"].isin(["ok", "stopped"]).all()
+    assert not table["reason"].fillna("").str.contains("no direct-force head").any()
+    assert (table["simulated_ps"] > 0).all()
+    conservative = table[table["variant"] == "conservative"]
+    assert (conservative["speedup"] == 1.0).all()
+    assert (workdir / "results" / "nc_mts.pdf").stat().st_size > 10_000
+
+
 def test_smoke_preset_times_the_models(smoke_run):
     _, workdir = smoke_run
     table = pd.read_csv(workdir / "results" / "speed.csv")
     timings = table[table["material"] != "llpr_ensemble_cost"]
-    assert set(timings["model"]) == {"pet-mad", "lora-lps", "7net-l3i5"}
+    assert set(timings["model"]) == {"pet-mad", "lora-lps", "7net-l3i5", "pet-mad-nc"}
     assert set(timings["material"]) == {"diamond", "water"}
     pet_mad = timings[(timings["model"] == "pet-mad") & (timings["status"] == "ok")]
     assert len(pet_mad) >= 3 and (pet_mad["median_s"] > 0).all()
     ensemble = table[table["material"] == "llpr_ensemble_cost"].iloc[0]
     assert ensemble["status"] == "ok" and ensemble["ensemble_over_plain_energy"] > 0
     assert (workdir / "results" / "speed.pdf").stat().st_size > 10_000
+
+
+def test_every_result_records_its_provenance(smoke_run):
+    from petmad.config import load_config_files
+    from petmad.io import digest
+    from petmad.provenance import read_provenance, workflow_facts
+
+    root, workdir = smoke_run
+    config_hash = workflow_facts(load_config_files(
+        [str(root / "config.yaml"), str(root / "presets" / "smoke.yaml")]))["config_hash"]
+    results = workdir / "results"
+    files = [path for path in results.iterdir() if path.is_file()]
+    assert {path.suffix for path in files} == {".csv", ".pdf", ".yaml", ".html"}
+    for path in files:  # a CSV's sidecar or a PDF's metadata
+        record = read_provenance(path)
+        assert record is not None, path
+        assert record["config_hash"] == config_hash, path
+        assert record["seed"] == 20250101 and record["reference_engine"] == "sevennet", path
+        assert record["git_commit"] and record["packages"]["torch"], path
+        if path.suffix != ".pdf":
+            assert record["sha256"] == digest(path), path
+    assert f"# config_hash: {config_hash}\n" in (results / "configuration.yaml").read_text()
+
+
+def test_the_report_has_every_result_and_the_configuration(smoke_run):
+    root, workdir = smoke_run
+    report = workdir / "report.html"
+    result = snakemake(root, workdir, "--report", str(report))
+    assert result.returncode == 0, result.stderr[-2000:]
+    page = report.read_text()
+    for path in (workdir / "results").iterdir():
+        if path.suffix in (".csv", ".pdf", ".html"):
+            assert f'"results/{path.name}": {{"name": ' in page, path.name  # with a caption
+    assert '"Configuration": {' in page
 
 
 def test_rerun_with_nothing_changed_does_nothing(smoke_run):
@@ -267,6 +330,13 @@ def test_a_target_builds_only_what_it_needs(tmp_path, root):
     jobs = planned_jobs(root, tmp_path, "results/relaxations.pdf")
     assert jobs == {"build_structures": 1, "label": 1, "split": 1, "train_pet_mad": 1,
                     "relaxation_runs": 2, "relaxations": 1, "total": 7}
+    # Phonons: pet-mad (with its ensemble) and the reference engine.
+    jobs = planned_jobs(root, tmp_path, "results/phonons.pdf")
+    assert jobs == {"build_structures": 1, "label": 1, "split": 1, "train_pet_mad": 1,
+                    "phonon_bands": 2, "phonons": 1, "total": 7}
+    jobs = planned_jobs(root, tmp_path, "results/nc_mts.pdf")
+    assert jobs == {"build_structures": 1, "label": 1, "split": 1, "train_pet_mad": 1,
+                    "nc_mts_md": 1, "nc_mts": 1, "total": 6}
     jobs = planned_jobs(root, tmp_path, "results/speed.pdf")
     assert jobs == {"build_structures": 2, "label": 2, "split": 2, "train_pet_mad": 1,
                     "train_lora_model": 1, "speed_benchmark": 1, "speed": 1, "total": 10}

@@ -11,14 +11,25 @@ from typing import Any
 
 from petmad.config import FinetuneSettings, LlprSettings, TrainerSettings
 
+# metatrain's name for a head that predicts forces directly, without differentiating the
+# energy; metatomic engines ask for it when running "non-conservative" dynamics.
+DIRECT_FORCES = "non_conservative_forces"
 
-def dataset_section(path: str | Path, *, with_stress: bool = True) -> dict[str, Any]:
-    """How metatrain reads one of our extxyz splits (labels stored the ASE way)."""
+
+def dataset_section(path: str | Path, *, with_stress: bool = True,
+                    direct_forces: bool = False) -> dict[str, Any]:
+    """How metatrain reads one of our extxyz splits (labels stored the ASE way); with
+    ``direct_forces`` the same forces are also the target of a per-atom vector head."""
     energy: dict[str, Any] = {"key": "energy", "unit": "eV", "forces": {"key": "forces"}}
     energy["stress"] = {"key": "stress"} if with_stress else False
+    targets: dict[str, Any] = {"energy": energy}
+    if direct_forces:
+        targets[DIRECT_FORCES] = {"key": "forces", "quantity": "force", "unit": "eV/A",
+                                  "type": {"cartesian": {"rank": 1}}, "per_atom": True,
+                                  "num_subtargets": 1}
     return {
         "systems": {"read_from": str(path), "length_unit": "angstrom"},
-        "targets": {"energy": energy},
+        "targets": targets,
     }
 
 
@@ -26,7 +37,10 @@ def loss_section(trainer: TrainerSettings, *, with_stress: bool = True) -> dict[
     gradients = {"positions": {"type": "mse", "weight": trainer.forces_weight}}
     if with_stress:
         gradients["strain"] = {"type": "mse", "weight": trainer.stress_weight}
-    return {"energy": {"type": "mse", "weight": trainer.energy_weight, "gradients": gradients}}
+    loss = {"energy": {"type": "mse", "weight": trainer.energy_weight, "gradients": gradients}}
+    if trainer.direct_forces_weight > 0:
+        loss[DIRECT_FORCES] = {"type": "mse", "weight": trainer.direct_forces_weight}
+    return loss
 
 
 def pet_options(
@@ -42,6 +56,7 @@ def pet_options(
 ) -> dict[str, Any]:
     """Options to train a PET from scratch, or to fine-tune ``base_checkpoint`` (whose
     architecture ``model_hypers`` must then repeat)."""
+    direct_forces = trainer.direct_forces_weight > 0
     training: dict[str, Any] = {
         "num_epochs": trainer.num_epochs,
         "batch_size": trainer.batch_size,
@@ -64,8 +79,10 @@ def pet_options(
         "device": device,
         "base_precision": 32,
         "architecture": {"name": "pet", "model": dict(model_hypers), "training": training},
-        "training_set": dataset_section(splits["train"], with_stress=with_stress),
-        "validation_set": dataset_section(splits["val"], with_stress=with_stress),
+        "training_set": dataset_section(splits["train"], with_stress=with_stress,
+                                        direct_forces=direct_forces),
+        "validation_set": dataset_section(splits["val"], with_stress=with_stress,
+                                          direct_forces=direct_forces),
         # Test sets are evaluated by the workflow's own accuracy step, on every model.
         "test_set": 0.0,
     }

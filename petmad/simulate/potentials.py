@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
+from ase.stress import full_3x3_to_voigt_6_stress
 
 from petmad.simulate.settings import PotentialSpec, StopCriteria
 
@@ -59,31 +60,87 @@ class HarmonicCalculator(Calculator):
         self.results["stress"] = np.zeros(6)
 
 
-def build_calculator(spec: PotentialSpec, atoms: Atoms) -> Calculator:
-    """The ASE calculator for one potential term, for structures like ``atoms``."""
-    if spec.kind == "metatomic":
+class DirectForceCalculator(Calculator):
+    """A metatomic model's direct-force head as an ASE calculator: one forward pass gives
+    the energy (energy head, no gradients) and the forces (``non_conservative_forces``).
+    The stress comes from ``non_conservative_stress`` when the model has that head; without
+    it the calculator has no stress, so it suits constant-volume runs only.  (metatomic's
+    own calculator in "forces" mode would still back-propagate for the stress of a periodic
+    system, losing the speed direct forces are for.)"""
+
+    def __init__(self, path: str, device: str, extra_outputs: dict, with_stress: bool):
         from metatomic.torch import ModelOutput
         from metatomic_ase import MetatomicCalculator
 
-        from petmad.models.training import resolve_device
+        super().__init__()
+        self.implemented_properties = ["energy", "free_energy", "forces"] + (
+            ["stress"] if with_stress else [])
+        heads = {"non_conservative_forces": ModelOutput(per_atom=True)}
+        if with_stress:
+            heads["non_conservative_stress"] = ModelOutput(per_atom=False)
+        self._heads = tuple(heads)
+        self.model = MetatomicCalculator(path, device=device, uncertainty_threshold=None,
+                                         do_gradients_with_energy=False,
+                                         additional_outputs={**heads, **extra_outputs})
+        self.additional_outputs: dict = {}
 
-        device = resolve_device(spec.device)
-        # Loaded twice (a TorchScript model is cheap to load) to learn its outputs first.
-        probe = MetatomicCalculator(spec.path, device=device, uncertainty_threshold=None)
-        outputs = probe.model().capabilities().outputs
-        if spec.non_conservative and "non_conservative_forces" not in outputs:
-            raise SimulationStopped(
-                f"model '{spec.path}' has no direct-force head (non_conservative_forces), "
-                "so it cannot run non-conservative dynamics or multiple time stepping"
-            )
-        extra = {}
-        if spec.ensemble:
-            extra = {name: ModelOutput(per_atom=False)
-                     for name in ("energy_uncertainty", "energy_ensemble") if name in outputs}
-        return MetatomicCalculator(
-            spec.path, device=device, uncertainty_threshold=None,
-            non_conservative=spec.non_conservative, additional_outputs=extra or None,
+    def calculate(self, atoms=None, properties=None, system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        self.model.calculate(self.atoms, ["energy"], system_changes)
+        outputs = self.model.additional_outputs
+        energy = float(self.model.results["energy"])
+        self.results = {"energy": energy, "free_energy": energy,
+                        "forces": outputs["non_conservative_forces"].block().values
+                        .detach().cpu().numpy().reshape(len(self.atoms), 3).astype(float)}
+        if "non_conservative_stress" in outputs:
+            stress = outputs["non_conservative_stress"].block().values.detach().cpu().numpy()
+            self.results["stress"] = full_3x3_to_voigt_6_stress(stress.reshape(3, 3))
+        self.additional_outputs = {name: value for name, value in outputs.items()
+                                   if name not in self._heads}
+
+
+def _metatomic_calculator(spec: PotentialSpec) -> Calculator:
+    from metatomic.torch import ModelOutput
+    from metatomic_ase import MetatomicCalculator
+
+    from petmad.models.training import resolve_device
+
+    device = resolve_device(spec.device)
+    # Loaded twice (a TorchScript model is cheap to load) to learn its outputs first.
+    probe = MetatomicCalculator(spec.path, device=device, uncertainty_threshold=None)
+    outputs = probe.model().capabilities().outputs
+    if spec.non_conservative and "non_conservative_forces" not in outputs:
+        raise SimulationStopped(
+            f"model '{spec.path}' has no direct-force head (non_conservative_forces), "
+            "so it cannot run non-conservative dynamics or multiple time stepping"
         )
+    extra = {}
+    if spec.ensemble:
+        extra = {name: ModelOutput(per_atom=False)
+                 for name in ("energy_uncertainty", "energy_ensemble") if name in outputs}
+    if spec.non_conservative:
+        return DirectForceCalculator(spec.path, device, extra,
+                                     with_stress="non_conservative_stress" in outputs)
+    return MetatomicCalculator(spec.path, device=device, uncertainty_threshold=None,
+                               additional_outputs=extra or None)
+
+
+# Loaded models by (spec, file identity): loading a TorchScript model and its first two
+# (optimising) calls cost seconds, and a job builds the same term several times (the probe
+# before i-PI starts, the i-PI force field, every run of a chain).  Sharing is safe: an ASE
+# calculator recomputes whenever it is handed different atoms.
+_LOADED_MODELS: dict[tuple, Calculator] = {}
+
+
+def build_calculator(spec: PotentialSpec, atoms: Atoms) -> Calculator:
+    """The ASE calculator for one potential term, for structures like ``atoms``."""
+    if spec.kind == "metatomic":
+        stat = Path(spec.path).stat()
+        key = (spec.model_dump_json(), str(Path(spec.path).resolve()), stat.st_mtime_ns,
+               stat.st_size)
+        if key not in _LOADED_MODELS:
+            _LOADED_MODELS[key] = _metatomic_calculator(spec)
+        return _LOADED_MODELS[key]
     if spec.kind == "emt":
         from ase.calculators.emt import EMT
 
@@ -148,6 +205,8 @@ class Evaluator:
                            pbc=template.pbc)
         self.calculator = build_calculator(spec, self.atoms)
         self.atoms.calc = self.calculator
+        # A direct-force head without a stress head contributes no virial.
+        self.has_stress = "stress" in self.calculator.implemented_properties
         self.start_energy: float | None = None
         # Geometry guards need looking at only once per structure, not per force term.
         self.checks_geometry = spec.kind != "q4_restraint"
@@ -161,7 +220,7 @@ class Evaluator:
             atoms.cell[:] = cell
         if self.checks_geometry:
             check_geometry(atoms, self.stop)
-        periodic = bool(atoms.pbc.all())
+        periodic = bool(atoms.pbc.all()) and self.has_stress
         # Calculators compute what a step needs in one pass and cache it (metatomic's
         # do_gradients_with_energy), so these three calls cost one evaluation.
         energy = float(atoms.get_potential_energy())

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -65,12 +66,17 @@ def _terms(potentials: list[PotentialSpec], settings: DynamicsSettings) -> list[
     return list(zip(names, weights))
 
 
-def _probe_extras(spec: PotentialSpec, template: Atoms) -> tuple[str, ...]:
+def _probe_extras(spec: PotentialSpec, template: Atoms, settings: DynamicsSettings
+                  ) -> tuple[str, ...]:
     """Which extras a term returns, found by evaluating it once on the start structure
-    (this also surfaces a broken model before i-PI starts)."""
+    (this also surfaces a broken model, or one that cannot give the stress a barostat
+    needs, before i-PI starts)."""
     from petmad.simulate.settings import StopCriteria
 
     evaluator = Evaluator(spec, template, StopCriteria(min_distance_A=None))
+    if settings.ensemble == "npt" and not evaluator.has_stress:
+        raise SimulationStopped(f"{evaluator.describe()} gives no stress (a direct-force head "
+                                "without a stress head), so it cannot run at constant pressure")
     evaluation = evaluator.evaluate(template.cell.array, template.positions)
     return tuple(sorted(evaluation.extras))
 
@@ -126,7 +132,8 @@ def prepare(
         if plumed_file and plumed_available():
             terms.append(ForceTerm(name, spec_file, ("s",), weights, plumed_file))
         else:
-            terms.append(ForceTerm(name, spec_file, _probe_extras(spec, structures[0]), weights))
+            extras = _probe_extras(spec, structures[0], settings)
+            terms.append(ForceTerm(name, spec_file, extras, weights))
     files = RunFiles(template=initial[0], initial=tuple(initial), stop_file="stop.json")
     with atomic_path(work / "input.xml") as tmp:
         tmp.write_text(render_input(settings, terms, files))
@@ -152,8 +159,9 @@ def _flush(simulation) -> None:
             swapfile.out.flush()
 
 
-def _write_checkpoint(simulation, work: Path, total: int) -> None:
-    """Store the state after the last completed step with the matching output sizes."""
+def _write_checkpoint(simulation, work: Path, total: int, timings: list) -> None:
+    """Store the state after the last completed step with the matching output sizes and
+    the wall time of every chunk of steps so far."""
     _flush(simulation)
     completed = simulation.step
     simulation.tsteps = total
@@ -161,7 +169,17 @@ def _write_checkpoint(simulation, work: Path, total: int) -> None:
     simulation.chk.status.step.store(completed)
     state = simulation.chk.status.write("simulation")
     write_json(work / CHECKPOINT, {"step": completed, "sizes": _output_files(work),
-                                   "restart": state})
+                                   "restart": state, "timings": timings})
+
+
+def step_timings(directory: str | Path) -> list[tuple[int, int, float]]:
+    """(first step, last step + 1, wall seconds) of every chunk of steps a run integrated
+    between checkpoints, kept across resumes.  The first chunk of each (re)start includes
+    the models' first, compiling calls."""
+    checkpoint = Path(directory) / "ipi" / CHECKPOINT
+    if not checkpoint.exists():
+        return []
+    return [tuple(chunk) for chunk in read_json(checkpoint).get("timings", [])]
 
 
 def _detach_softexit(simulation) -> None:
@@ -212,13 +230,17 @@ def integrate(work: Path, settings: DynamicsSettings, progress: bool = True,
     stride = settings.records.checkpoint_stride
     if (work / CHECKPOINT).exists() and read_json(work / CHECKPOINT)["step"] >= total:
         return total
+    timings = read_json(work / CHECKPOINT).get("timings", []) if (
+        work / CHECKPOINT).exists() else []
     simulation = _load(work)
     bar = tqdm(total=total, initial=simulation.step, desc=description, unit="step",
                disable=not progress, mininterval=2.0)
     try:
         with contextlib.chdir(work):
             while simulation.step < total:
+                first = simulation.step
                 simulation.tsteps = min(simulation.step + stride, total)
+                start = time.perf_counter()
                 try:
                     simulation.run()
                 except SimulationStopped as exc:
@@ -226,7 +248,8 @@ def integrate(work: Path, settings: DynamicsSettings, progress: bool = True,
                     # i-PI's step counter holds the step that failed (-1: the start).
                     raise SimulationStopped(f"step {max(simulation.step, 0)}: {exc}") from None
                 simulation.step += 1  # i-PI leaves it on the last completed step
-                _write_checkpoint(simulation, work, total)
+                timings.append([first, simulation.step, time.perf_counter() - start])
+                _write_checkpoint(simulation, work, total, timings)
                 bar.update(simulation.step - bar.n)
     finally:
         bar.close()

@@ -26,6 +26,9 @@ from ase.calculators.calculator import Calculator, all_changes
 
 from petmad.config import SpeedSettings
 
+# Name suffix of a model's direct-force variant (energy and forces from one forward pass).
+DIRECT_SUFFIX = "-nc"
+
 # Units that are repeated to reach a size: fcc Al (a = 4.05 Å), diamond C (a = 3.567 Å),
 # and a box of 8 random H2O at 997 kg/m³ (liquid-like density; timing only).
 WATER_UNIT_MOLECULES = 8
@@ -64,7 +67,9 @@ def peak_memory_mb(device: str) -> float:
 
 def time_step(calculator: Calculator, atoms: Atoms, warmup: int, repeats: int,
               properties: tuple[str, ...] = ("energy", "forces", "stress")) -> np.ndarray:
-    """Wall times (s) of ``repeats`` evaluations after ``warmup`` untimed ones."""
+    """Wall times (s) of ``repeats`` evaluations after ``warmup`` untimed ones (of the
+    ``properties`` the calculator has: a direct-force head may give no stress)."""
+    properties = tuple(p for p in properties if p in calculator.implemented_properties)
     atoms = atoms.copy()
     rng = np.random.default_rng(0)
     times = []
@@ -126,6 +131,27 @@ def speed_rows(calculators: dict[str, Callable[[], Calculator]], settings: Speed
                          "peak_memory_mb": peak_memory_mb(device)})
             last[(name, material)] = (float(median), len(atoms))
     return rows
+
+
+def direct_force_variants(models: dict[str, str], device: str = "cpu"
+                          ) -> dict[str, Callable[[], Calculator]]:
+    """A direct-force calculator factory ("<name>-nc") for every exported model (.pt) with a
+    ``non_conservative_forces`` head."""
+    from metatomic.torch import load_atomistic_model
+
+    from petmad.simulate.potentials import DirectForceCalculator
+
+    variants = {}
+    for name, path in models.items():
+        if not str(path).endswith(".pt"):
+            continue
+        outputs = load_atomistic_model(str(path)).capabilities().outputs
+        if "non_conservative_forces" in outputs:
+            stress = "non_conservative_stress" in outputs
+            variants[name + DIRECT_SUFFIX] = (
+                lambda path=path, stress=stress: DirectForceCalculator(
+                    str(path), device, {}, with_stress=stress))
+    return variants
 
 
 def ensemble_cost(model_path: str, settings: SpeedSettings, device: str = "cpu") -> dict:

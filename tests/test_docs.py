@@ -1,0 +1,103 @@
+"""The README's commands, so the documentation cannot drift from the code.
+
+Every command the README shows (fenced ``bash`` blocks and inline code) is classified:
+workflow commands run as dry runs (``snakemake -n``: targets, flags and presets resolve),
+cheap commands run for real, commands that need trained models or long runs, or that
+contain placeholders, run with ``--help`` (the entry point and its flags exist), and the
+few that cannot run here are skipped with the reason below.  A command that fits none of
+these fails the test: adding one to the README means deciding how it is checked.
+"""
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+COMMAND = re.compile(r"^(?:\.venv/bin/)?(snakemake|python|mtt|\./install\.sh|source)\b")
+PLACEHOLDER = re.compile(r"<[^>]*>|…|\.\.\.|\bDIR\b|\bmy\.yaml\b")
+SKIPPED = {
+    "python -m pytest": "the test suite itself",
+    "./install.sh": "CI runs it before the tests",
+    "source .venv/bin/activate": "changes the calling shell only",
+    "snakemake --report": "needs a finished run: tests/test_workflow.py reports the smoke run",
+}
+RUN_FOR_REAL = ("python -m petmad schema", "snakemake --lint")
+
+
+def readme_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    candidates = []
+    for block in re.findall(r"```bash\n(.*?)```", text, re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            candidates.append(line.split("  #")[0])
+    candidates += re.findall(r"`([^`\n]+)`", text)
+    commands = []
+    for candidate in candidates:
+        for part in candidate.split("&&"):
+            part = " ".join(part.split())
+            if COMMAND.match(part) and part not in commands:
+                commands.append(part)
+    return commands
+
+
+def check(command: str) -> tuple[str, list[str] | None]:
+    """How a README command is checked: ('skip', None) or (kind, argv)."""
+    bare = re.sub(r"^\.venv/bin/", "", command)
+    bare = bare.split(" > ")[0]  # output redirection is the shell's business
+    for prefix, _reason in SKIPPED.items():
+        if bare.startswith(prefix) or f"&& {prefix}" in bare:
+            return "skip", None
+    words = shlex.split(bare)
+    if words[0] == "snakemake":
+        if bare.startswith(RUN_FOR_REAL):
+            return "run", [sys.executable, "-m", "snakemake", *words[1:]]
+        return "dry-run", [sys.executable, "-m", "snakemake", "-n", "--quiet", "rules",
+                           "--snakefile", str(ROOT / "Snakefile"), *words[1:]]
+    if bare.startswith(RUN_FOR_REAL):
+        return "run", [sys.executable, *words[1:]]
+    if words[0] == "mtt":
+        return "help", [str(Path(sys.executable).parent / "mtt"), words[1], "--help"]
+    if words[0] == "python":
+        # the script or module, then its sub-command and arguments up to the first option
+        # or placeholder
+        head = words[1:3] if words[1] == "-m" else words[1:2]
+        if not head or PLACEHOLDER.search(head[-1]):
+            return "skip", None  # a pattern such as `python -m analysis.…`, not a command
+        for word in words[len(head) + 1:]:
+            if PLACEHOLDER.search(word) or word.startswith("-"):
+                break
+            head.append(word)
+        return "help", [sys.executable, *head, "--help"]
+    raise AssertionError(f"README command {command!r}: no rule says how to check it")
+
+
+COMMANDS = readme_commands()
+
+
+def test_the_readme_shows_the_quick_start_and_many_commands():
+    assert "./install.sh && .venv/bin/snakemake --cores all all" in " ".join(
+        (ROOT / "README.md").read_text().split())
+    assert len(COMMANDS) > 20
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_readme_command(command, tmp_path):
+    kind, argv = check(command)
+    if kind == "skip":
+        pytest.skip("not run here: " + next(
+            (reason for prefix, reason in SKIPPED.items() if prefix in command),
+            "a pattern, not a command"))
+    cwd = ROOT
+    if kind == "dry-run":
+        # as in the project root, but planning into an empty directory
+        for name in ("config.yaml", "presets", "profiles"):
+            (tmp_path / name).symlink_to(ROOT / name)
+        cwd = tmp_path
+    result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, f"{kind}: {' '.join(argv)}\n{result.stderr[-2000:]}"

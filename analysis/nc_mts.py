@@ -21,11 +21,14 @@ import numpy as np
 import pandas as pd
 from ase import units
 
-from analysis.conductivity import mean_square_displacement, unwrapped_displacements
+from analysis.conductivity import (
+    BOLTZMANN_EV_K,
+    mean_square_displacement,
+    unwrapped_displacements,
+)
 from analysis.output import pyplot, save_figure, study_parser, write_csv
 from analysis.rdf import radial_distribution
 
-BOLTZMANN_EV_K = 8.617333262e-5
 VARIANT_COLOURS = {"conservative": "tab:blue", "direct": "tab:red", "mts": "tab:green"}
 VARIANT_LABELS = {"conservative": "conservative", "direct": "direct forces",
                   "mts": "MTS (direct + conservative)"}

@@ -62,7 +62,7 @@ def _temperatures(temperatures: list[float]) -> str:
 
 
 # --------------------------------------------------------------------------- model lists
-# Mirrors of the lists rules/common.smk builds from the configuration.
+# The workflow's own lists: rules/common.smk plans its jobs with these.
 
 
 def external_models(config: Config) -> list[str]:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, workflow.basedir)
 
+from petmad import campaign
 from petmad.config import ConfigError, SYSTEMS, dataset_settings, validate_config
 from petmad.provenance import ENVIRONMENT_VARIABLE, workflow_facts
 
@@ -75,30 +76,29 @@ def labeling_input(wildcards):
 
 
 SYSTEM_MODEL_KINDS = ["bespoke", "lora"]
+# The model lists come from petmad/campaign.py, which costs the same jobs these rules plan.
 # Universal potentials compared in the accuracy table, minus the one labeling the data.
-EXTERNAL_MODELS = [
-    name
-    for name in CFG.training.external_models
-    if not (CFG.reference.engine == "sevennet" and name == CFG.reference.sevennet.model)
-]
-
+EXTERNAL_MODELS = campaign.external_models(CFG)
 # Dimer curves: the universal models and the reference engine they are compared with.
-DIMER_MODELS = ["pet-mad", "reference", *EXTERNAL_MODELS]
+DIMER_MODELS = campaign.dimer_models(CFG)
 # Relaxation timings: the universal models (the reference engine's own 7net model included).
-UNIVERSAL_MODELS = ["pet-mad", *CFG.training.external_models]
+UNIVERSAL_MODELS = campaign.universal_models(CFG)
 # Phonon bands (paper Fig. S7): pet-mad's LLPR ensemble against the reference engine.
-PHONON_MODELS = ["pet-mad", "reference"]
+PHONON_MODELS = campaign.phonon_models(CFG)
 
 
 def speed_models():
     """Name -> exported file (or SevenNet name) of every model the speed benchmark times:
     pet-mad, the LoRA model of the first system (LoRA adds adapters, hence cost) and the
     other universal potentials."""
-    models = {"pet-mad": "models/pet-mad.pt"}
-    if CFG.systems:
-        models[f"lora-{CFG.systems[0]}"] = f"models/{CFG.systems[0]}/lora.pt"
-    models.update({name: name for name in CFG.training.external_models})
-    return models
+    def where(name):
+        if name == "pet-mad":
+            return "models/pet-mad.pt"
+        if name.startswith("lora-"):
+            return f"models/{name.removeprefix('lora-')}/lora.pt"
+        return name
+
+    return {name: where(name) for name in campaign.speed_models(CFG)}
 
 
 def speed_model_files(wildcards):
@@ -117,15 +117,7 @@ def model_resources(wildcards, threads):
 def learning_curve_points():
     """(system, method, fraction) of every extra training the learning curves need; the
     full-data bespoke and LoRA models are the main ones, full fine-tuning needs its own."""
-    curves = CFG.training.learning_curves
-    points = []
-    for system in curves.systems:
-        if system not in CFG.systems:
-            continue
-        for method in curves.methods:
-            fractions = list(curves.fractions) + ([1.0] if method == "full" else [])
-            points += [(system, method, fraction) for fraction in fractions]
-    return points
+    return campaign.learning_curve_points(CFG)
 
 
 def accuracy_predictions():

@@ -21,6 +21,7 @@ include: "rules/succinic_nmr.smk"
 include: "rules/bto_dielectric.smk"
 include: "rules/supplementary.smk"
 include: "rules/nc_mts.smk"
+include: "rules/consistency.smk"
 include: "rules/configuration.smk"
 
 
@@ -42,6 +43,7 @@ localrules:
     phonons,
     speed,
     nc_mts,
+    consistency,
     configuration,
     campaign_cost,
 
@@ -64,5 +66,6 @@ rule all:
         rules.phonons.output,
         rules.speed.output,
         rules.nc_mts.output,
+        rules.consistency.output,
         rules.configuration.output,
         rules.campaign_cost.output,

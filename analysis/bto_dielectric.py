@@ -14,8 +14,13 @@ the flexible-cell NPT runs.
    populations, and Δμ between consecutive phases (Eq. 8), fitted linearly in T, the
    transition temperatures with their errors.
 3. Per model and temperature, ε_r from the dipole covariance (Eq. 9): the scalar when the
-   cubic phase dominates the run, else ε_∥ and ε_⊥ on the mean dipole (Eqs. 10-11), with
-   block-jackknife errors.
+   cubic phase dominates the run, else ε_∥ and ε_⊥ on the mean dipole (Eqs. 10-11).
+
+Every population and ε carries an autocorrelation-aware error and N_eff
+(:mod:`analysis.statistics`), a model uncertainty (the spread over the LLPR ensemble
+members of the frames reweighted to each, :mod:`analysis.reweighting`; NaN for a model
+without an ensemble) and a convergence verdict; every transition temperature its fit
+error, the spread of the members' transition temperatures and a verdict.
 
 Table rows: ``kind`` = temperature (one per run), transition (one per model and pair of
 consecutive phases) and dipole_model (its test error).
@@ -30,8 +35,24 @@ import numpy as np
 import pandas as pd
 
 from analysis.dielectric import EPSILON_NAMES, dielectric_summary
-from analysis.output import MODEL_COLOURS, pyplot, save_figure, study_parser, write_csv
+from analysis.output import (
+    MODEL_COLOURS,
+    VERDICT_NOTE,
+    draw_points,
+    pyplot,
+    save_figure,
+    study_parser,
+    write_csv,
+)
 from analysis.phases import PhaseLandscape, phase_mixture, polar_invariants, transitions
+from analysis.reweighting import (
+    NO_ENSEMBLE,
+    aligned,
+    ensemble_reweighting,
+    reweighted_means,
+    spread,
+)
+from analysis.statistics import convergence_verdict, mean_error
 
 TI_BLOCK = 1  # petmad.dipoles.model.SPECIES = (O, Ti, Ba)
 
@@ -45,11 +66,28 @@ def load_runs(status_paths: list[Path]) -> list[dict]:
         status = json.loads(Path(path).read_text())
         run = {"model": Path(path).parent.parent.name, "status": status["status"],
                "reason": status.get("reason", ""), "temperature_K": status["temperature_K"],
-               "natoms": status["natoms"], "frames": []}
+               "natoms": status["natoms"], "frames": [], "reweighting": None}
         if status["status"] == "ok":
-            run["frames"] = read(Path(path).parent / "sampling" / "trajectory.extxyz", index=":")
+            sampling = Path(path).parent / "sampling"
+            run["frames"] = read(sampling / "trajectory.extxyz", index=":")
+            run["reweighting"] = frame_reweighting(sampling, run["frames"],
+                                                   status["temperature_K"])
         runs.append(run)
     return sorted(runs, key=lambda r: (r["model"], r["temperature_K"]))
+
+
+def frame_reweighting(sampling: Path, frames: list, temperature: float):
+    """The LLPR-ensemble reweighting of every saved frame (None without an ensemble, or
+    when the records do not cover every frame)."""
+    path = sampling / "records.npz"
+    records = np.load(path) if path.exists() else {}
+    if "energy_ensemble" not in records:
+        return None
+    steps = np.array([frame.info.get("step", k) for k, frame in enumerate(frames)])
+    covered, rows = aligned(steps, records["step"])
+    if len(covered) != len(frames):
+        return None
+    return ensemble_reweighting(records["energy_ensemble"][rows], temperature)
 
 
 def cell_invariants(features: np.ndarray, frames: list) -> np.ndarray:
@@ -92,37 +130,76 @@ def analyse(runs: list[dict], model, settings: dict, seed: int) -> dict:
         mixtures[name] = phase_mixture(cvs[mine], anchor_cvs, seed)
         probabilities[mine] = mixtures[name].predict_proba(cvs[mine])
 
-    rows, weights = [], {}
+    rows, weights, member_weights = [], {}, {}
     for index, run in enumerate(runs):
         mine = owner == index
         row = {"kind": "temperature", "model": run["model"], "temperature_K": run["temperature_K"],
                "status": run["status"], "reason": run["reason"], "natoms": run["natoms"],
                "frames": int(mine.sum())}
+        rw = run["reweighting"]
+        if run["status"] != "ok":
+            row.update(converged="no", convergence_note="run stopped (reason)")
         if mine.sum() >= 2 and not np.isnan(probabilities[mine]).any():
-            population = probabilities[mine].mean(axis=0)
+            population = mean_error(probabilities[mine])
             weights.setdefault(run["model"], []).append((run["temperature_K"],
                                                          probabilities[mine].sum(axis=0)))
-            dominant = phases[int(np.argmax(population))]
+            population_model = np.full(len(phases), np.nan)
+            if rw is not None:
+                members = reweighted_means(probabilities[mine], rw)  # (members, phases)
+                population_model = spread(members)
+                member_weights.setdefault(run["model"], []).append(members * mine.sum())
+            dominant = phases[int(np.argmax(population.value))]
             volumes = [frame.get_volume() for frame in run["frames"]]
-            row.update({f"population_{phase}": p for phase, p in zip(phases, population)})
+            for k, phase in enumerate(phases):
+                row.update({f"population_{phase}": population.value[k],
+                            f"population_{phase}_error": population.error[k],
+                            f"population_{phase}_n_eff": population.n_eff[k],
+                            f"population_{phase}_model_uncertainty": population_model[k]})
             row.update(dominant_phase=dominant, volume_A3=float(np.mean(volumes)))
             row.update(dielectric_summary(dipoles[mine], volumes, run["temperature_K"],
-                                          cubic=dominant == "cubic",
-                                          n_blocks=settings["blocks"]))
+                                          cubic=dominant == "cubic", reweighting=rw))
+            row["ensemble_note"] = rw.note() if rw is not None else NO_ENSEMBLE
         rows.append(row)
     for name, points in weights.items():
         temperatures = np.array([t for t, _ in points])
         summed = np.array([w for _, w in points])
-        for transition in transitions(temperatures, summed, phases, settings["min_population"]):
-            rows.append({"kind": "transition", "model": name, **transition})
+        member_rows = []
+        if name in member_weights and len(member_weights[name]) == len(points):
+            stacked = np.array(member_weights[name])  # (temperatures, members, phases)
+            member_rows = [transitions(temperatures, stacked[:, k], phases,
+                                       settings["min_population"])
+                           for k in range(stacked.shape[1])]
+        unconverged = [f"{r['temperature_K']:g} K" for r in rows
+                       if r.get("model") == name and r.get("converged") == "no"]
+        for pair, transition in enumerate(transitions(temperatures, summed, phases,
+                                                      settings["min_population"])):
+            roots = [member[pair]["transition_K"] for member in member_rows]
+            uncertainty = spread(roots) if len(roots) > 1 else np.nan
+            root = transition["transition_K"]
+            reasons = [] if transition["points"] >= 3 else \
+                [f"{transition['points']} usable temperatures (fewer than 3: no error)"]
+            if unconverged:
+                reasons.append("unconverged points at " + ", ".join(unconverged))
+            extrapolated = bool(np.isfinite(root) and not
+                                temperatures.min() <= root <= temperatures.max())
+            verdict, note = convergence_verdict(extrapolated=extrapolated, extra=reasons)
+            rows.append({"kind": "transition", "model": name, **transition,
+                         "transition_model_uncertainty_K": uncertainty,
+                         "converged": verdict, "convergence_note": note,
+                         "ensemble_note": NO_ENSEMBLE if not member_rows else
+                         f"{len(member_rows)} members"})
     return {"rows": rows, "cvs": cvs, "anchor_cvs": anchor_cvs, "owner": owner,
             "mixtures": mixtures, "phases": phases}
 
 
 def table_columns(phases: list[str]) -> list[str]:
     """Columns of a temperature row that only a finished run fills."""
-    return ([f"population_{phase}" for phase in phases] + ["dominant_phase", "volume_A3"]
-            + EPSILON_NAMES + [f"{name}_error" for name in EPSILON_NAMES] + ["mean_dipole_eA"])
+    return ([f"population_{phase}{suffix}" for phase in phases
+             for suffix in ("", "_error", "_n_eff", "_model_uncertainty")]
+            + ["dominant_phase", "volume_A3"] + EPSILON_NAMES
+            + [f"{name}{suffix}" for name in EPSILON_NAMES
+               for suffix in ("_error", "_n_eff", "_model_uncertainty")]
+            + ["mean_dipole_eA", "converged", "convergence_note", "ensemble_note"])
 
 
 def dipole_model_row(model, test_csv: Path) -> dict:
@@ -146,20 +223,28 @@ def bto_figure(table: pd.DataFrame, result: dict, path: Path) -> None:
             continue
         rows = rows.sort_values("temperature_K")
         colour = MODEL_COLOURS.get(name, None)
-        axes.errorbar(rows["temperature_K"], rows["eps_perpendicular"],
-                      rows["eps_perpendicular_error"], color=colour, marker="o", ms=4,
-                      capsize=2, label=f"{name} ε⊥ (ε in cubic)")
+        draw_points(axes, rows["temperature_K"], rows["eps_perpendicular"],
+                    rows["eps_perpendicular_error"], rows["eps_perpendicular_model_uncertainty"],
+                    rows["converged"], colour, marker="o", line="-", size=4,
+                    label=f"{name} ε⊥ (ε in cubic)")
         polar = rows[rows["dominant_phase"] != "cubic"]
         if len(polar):
-            axes.errorbar(polar["temperature_K"], polar["eps_parallel"],
-                          polar["eps_parallel_error"], color=colour, marker="^", ms=4,
-                          ls="--", capsize=2, label=f"{name} ε∥")
+            draw_points(axes, polar["temperature_K"], polar["eps_parallel"],
+                        polar["eps_parallel_error"], polar["eps_parallel_model_uncertainty"],
+                        polar["converged"], colour, marker="^", line="--", size=4,
+                        label=f"{name} ε∥")
         plotted = True
     transitions_rows = table[(table["kind"] == "transition")]
     for _, row in transitions_rows.iterrows():
         if np.isfinite(row["transition_K"]):
-            axes.axvline(row["transition_K"], color=MODEL_COLOURS.get(row["model"], "grey"),
-                         ls=":", lw=1.2)
+            colour = MODEL_COLOURS.get(row["model"], "grey")
+            axes.axvline(row["transition_K"], color=colour, lw=1.2,
+                         ls=":" if row.get("converged") == "yes" else (0, (1, 4)))
+            for width, alpha in ((row.get("transition_error_K"), 0.12),
+                                 (row.get("transition_model_uncertainty_K"), 0.06)):
+                if width is not None and np.isfinite(width):
+                    axes.axvspan(row["transition_K"] - width, row["transition_K"] + width,
+                                 color=colour, alpha=alpha, lw=0)
     axes.set_xlabel("temperature (K)")
     axes.set_ylabel("static dielectric constant ε_r")
     temperatures = states["temperature_K"]
@@ -172,8 +257,10 @@ def bto_figure(table: pd.DataFrame, result: dict, path: Path) -> None:
     else:
         axes.text(0.5, 0.5, "no run finished", transform=axes.transAxes, ha="center")
     dipole = table[table["kind"] == "dipole_model"].iloc[0]
-    axes.set_title(f"BaTiO3, dotted: transition temperatures (Eq. 8 fits); dipole model "
-                   f"test RMSE {dipole['dipole_test_rmse_eA']:.3f} e·Å", fontsize=8)
+    axes.set_title(f"BaTiO3, dotted: transition temperatures (Eq. 8 fits; sparse dots: not "
+                   f"converged; bands: statistical and model errors); dipole model test RMSE "
+                   f"{dipole['dipole_test_rmse_eA']:.3f} e·Å\n" + VERDICT_NOTE.replace("\n", "; "),
+                   fontsize=6)
     landscape_inset(figure, axes, result)
     save_figure(figure, path)
 
@@ -232,4 +319,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from petmad.errors import run_reporting_errors
+
+    raise SystemExit(run_reporting_errors(main))

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from analysis.statistics import weighted_line
+
 BOLTZMANN_EV_K = 8.617333262e-5
 # 1 e²/(eV·Å·fs) = (1.602176634e-19 C)² / (1.602176634e-19 J · 1e-10 m · 1e-15 s)
 #                = 1.602176634e6 S/m = 1.602176634e4 S/cm.
@@ -95,16 +97,71 @@ def einstein_helfand(dipole: np.ndarray, dt_fs: float, volume_A3: float,
     return float(slope / (6.0 * volume_A3 * BOLTZMANN_EV_K * temperature_K) * S_PER_CM)
 
 
-def arrhenius_fit(temperatures_K: np.ndarray, sigma: np.ndarray
-                  ) -> tuple[float, float] | None:
-    """Activation energy (eV) and prefactor (S/cm) of σ = σ0 exp(-Ea / k_B T), fitted on the
-    positive points (a noisy Green-Kubo integral can come out negative); None if fewer than
-    two such points at distinct temperatures."""
+def green_kubo_origins(current: np.ndarray, dt_fs: float, volume_A3: float,
+                       temperature_K: float, max_lag_fs: float) -> np.ndarray:
+    """The Green-Kubo σ (S/cm) as a time average over origins t: the per-origin series
+    σ_t = M(t)·∫_0^L M(t+τ) dτ / (3 Ω k_B T) for t = 0 … N − L − 1, whose mean is the
+    estimator with those origins and whose autocorrelation-aware error is σ's
+    (:func:`analysis.statistics.mean_error`).  Empty when the run is shorter than L."""
+    current = np.asarray(current, float)
+    lags = round(max_lag_fs / dt_fs)
+    origins = len(current) - lags
+    if origins < 1:
+        return np.zeros(0)
+    weights = np.full(lags + 1, dt_fs)
+    weights[[0, -1]] = 0.5 * dt_fs  # trapezoid rule
+    ahead = sum(weights[k] * current[k:k + origins] for k in range(lags + 1))
+    values = np.einsum("ta,ta->t", current[:origins], ahead)
+    return values / (3.0 * volume_A3 * BOLTZMANN_EV_K * temperature_K) * S_PER_CM
+
+
+def einstein_helfand_origins(dipole: np.ndarray, dt_fs: float, volume_A3: float,
+                             temperature_K: float, fit_from_fs: float, fit_to_fs: float
+                             ) -> np.ndarray:
+    """The Einstein-Helfand σ (S/cm) as a time average over origins: the least-squares
+    slope of the MSD between the two lags is linear in the MSD values, so it is the mean
+    over origins t of Σ_τ c_τ |D(t+τ) − D(t)|² / (6 Ω k_B T), t = 0 … N − L − 1."""
+    dipole = np.asarray(dipole, float)
+    last = round(fit_to_fs / dt_fs)
+    origins = len(dipole) - last
+    lag = np.arange(last + 1) * dt_fs
+    window = np.flatnonzero(lag >= fit_from_fs)
+    if origins < 1 or len(window) < 2:
+        return np.zeros(0)
+    centred = lag[window] - lag[window].mean()
+    coefficients = centred / np.sum(centred**2)
+    values = sum(c * np.sum((dipole[k:k + origins] - dipole[:origins]) ** 2, axis=1)
+                 for c, k in zip(coefficients, window))
+    return values / (6.0 * volume_A3 * BOLTZMANN_EV_K * temperature_K) * S_PER_CM
+
+
+def arrhenius_fit_errors(temperatures_K: np.ndarray, sigma: np.ndarray,
+                         errors: np.ndarray | None = None) -> dict | None:
+    """σ = σ0 exp(−Ea / k_B T) fitted on the positive points, weighted by the errors of
+    ln σ (σ errors / σ) when every kept point has a finite positive one: activation energy
+    (eV) with its standard error, prefactor (S/cm).  Without errors, the error comes from
+    the scatter about the line (NaN with two points).  None with fewer than two points."""
     temperatures_K = np.asarray(temperatures_K, float)
     sigma = np.asarray(sigma, float)
     keep = np.isfinite(sigma) & (sigma > 0)
     if len(np.unique(temperatures_K[keep])) < 2:
         return None
-    slope, intercept = np.polyfit(1.0 / (BOLTZMANN_EV_K * temperatures_K[keep]),
-                                  np.log(sigma[keep]), 1)
-    return float(-slope), float(np.exp(intercept))
+    log_errors = None
+    if errors is not None:
+        log_errors = np.asarray(errors, float)[keep] / sigma[keep]
+        if not np.all(np.isfinite(log_errors) & (log_errors > 0)):
+            log_errors = None
+    (intercept, slope), covariance = weighted_line(
+        1.0 / (BOLTZMANN_EV_K * temperatures_K[keep]), np.log(sigma[keep]), log_errors)
+    return {"activation_energy_eV": float(-slope),
+            "activation_energy_error_eV": float(np.sqrt(covariance[1, 1])),
+            "prefactor_S_per_cm": float(np.exp(intercept))}
+
+
+def arrhenius_fit(temperatures_K: np.ndarray, sigma: np.ndarray
+                  ) -> tuple[float, float] | None:
+    """Activation energy (eV) and prefactor (S/cm) of σ = σ0 exp(-Ea / k_B T), fitted on the
+    positive points (a noisy Green-Kubo integral can come out negative); None if fewer than
+    two such points at distinct temperatures."""
+    fit = arrhenius_fit_errors(temperatures_K, sigma)
+    return None if fit is None else (fit["activation_energy_eV"], fit["prefactor_S_per_cm"])

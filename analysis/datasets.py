@@ -137,4 +137,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from petmad.errors import run_reporting_errors
+
+    raise SystemExit(run_reporting_errors(main))

@@ -76,3 +76,39 @@ def model_colours(models: list[str]) -> dict[str, str]:
         family = "lora" if model.startswith("lora") else model
         colours[model] = MODEL_COLOURS.get(family) or next(others, "tab:olive")
     return colours
+
+
+VERDICT_NOTE = ("thin bars: statistical error (1σ); wide pale bars: model uncertainty "
+                "(LLPR ensemble)\nhollow: not converged (reason in the CSV)")
+
+
+def draw_points(axis, x, y, error=None, model_error=None, converged=None, colour=None,
+                marker="o", line=None, label=None, size=5, horizontal=False):
+    """Points with their statistical error (thin capped bars) and model uncertainty (wide
+    pale bars), filled where ``converged`` is "yes" (or True) and hollow where not.
+    ``line``: a matplotlib line style joining the points (None: no line); ``horizontal``:
+    the errors are on x (the bars horizontal)."""
+    import numpy as np
+
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if converged is None:
+        filled = np.ones(len(x), dtype=bool)
+    else:
+        filled = np.array([c is True or str(c).lower() in ("yes", "true") for c in converged],
+                          dtype=bool)
+    if line:
+        axis.plot(x, y, line, color=colour, lw=1)
+    if model_error is not None and np.isfinite(np.asarray(model_error, float)).any():
+        bar = np.nan_to_num(np.asarray(model_error, float))
+        axis.errorbar(x, y, xerr=bar if horizontal else None, yerr=None if horizontal else bar,
+                      fmt="none", ecolor=colour, elinewidth=5, alpha=0.25)
+    if error is not None:
+        bar = np.nan_to_num(np.asarray(error, float))
+        axis.errorbar(x, y, xerr=bar if horizontal else None, yerr=None if horizontal else bar,
+                      fmt="none", ecolor=colour, capsize=2, elinewidth=1)
+    first = True
+    for mask, face in ((filled, colour), (~filled, "white")):
+        if mask.any():
+            axis.plot(x[mask], y[mask], marker, ls="none", color=colour, mfc=face, ms=size,
+                      label=label if first else None)
+            first = False

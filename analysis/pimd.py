@@ -4,24 +4,39 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.statistics import jackknife_blocks
+from analysis.statistics import Estimate, function_of_means
 
 BOLTZMANN_EV_K = 8.617333262e-5
 
 
-def scaled_coordinates_heat_capacity(
-    eps_v: np.ndarray, eps_v_prime: np.ndarray, temperature_K: float, n_blocks: int = 10
-) -> tuple[float, float]:
+def heat_capacity_samples(eps_v: np.ndarray, eps_v_prime: np.ndarray) -> np.ndarray:
+    """Per-sample moments (ε_v − c, (ε_v − c)², ε_v′) of the scaled-coordinates estimator,
+    with ε_v shifted by its mean c (the variance does not change; round-off does)."""
+    eps = np.asarray(eps_v, float)
+    centred = eps - eps.mean()
+    return np.column_stack([centred, centred**2, np.asarray(eps_v_prime, float)])
+
+
+def heat_capacity_function(temperature_K: float):
+    """C_V (k_B) = β² (⟨ε_v²⟩ − ⟨ε_v⟩² − ⟨ε_v′⟩) from the averages of
+    :func:`heat_capacity_samples`."""
+    beta = 1.0 / (BOLTZMANN_EV_K * temperature_K)
+
+    def capacity(means: np.ndarray) -> float:
+        return beta**2 * (means[1] - means[0] ** 2 - means[2])
+
+    return capacity
+
+
+def scaled_coordinates_heat_capacity(eps_v: np.ndarray, eps_v_prime: np.ndarray,
+                                     temperature_K: float) -> Estimate:
     """Constant-volume heat capacity, in units of k_B, from the scaled-coordinates
     estimator (Yamamoto, J. Chem. Phys. 123, 104101 (2005)):
     C_V = k_B β² (⟨ε_v²⟩ − ⟨ε_v⟩² − ⟨ε_v′⟩), with ε_v in eV and ε_v′ in eV².
-    Returns the value and its block-jackknife standard error."""
-    beta = 1.0 / (BOLTZMANN_EV_K * temperature_K)
-
-    def estimate(eps: np.ndarray, eps_prime: np.ndarray) -> float:
-        return beta**2 * (np.var(eps) - np.mean(eps_prime))
-
-    return jackknife_blocks(estimate, eps_v, eps_v_prime, n_blocks=n_blocks)
+    Returns value, autocorrelation-aware standard error and N_eff
+    (:func:`analysis.statistics.function_of_means`)."""
+    return function_of_means(heat_capacity_function(temperature_K),
+                             heat_capacity_samples(eps_v, eps_v_prime))
 
 
 def harmonic_ring_polymer(reduced_frequency: float, beads: int) -> tuple[float, float]:

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-BOLTZMANN_EV_K = 8.617333262e-5
+from analysis.reweighting import BOLTZMANN_EV_K, ensemble_reweighting  # noqa: F401 (re-exported)
+from analysis.reweighting import reweighted_means as reweighted
 
 
 def chemical_potential_difference(mean_order: float | np.ndarray, kappa_eV: float,
@@ -28,25 +29,21 @@ def chemical_potential_difference(mean_order: float | np.ndarray, kappa_eV: floa
 def reweighted_means(order: np.ndarray, model_energy: np.ndarray,
                      ensemble_energies: np.ndarray, temperature_K: float) -> np.ndarray:
     """⟨s⟩ under each ensemble member's potential, from frames sampled with the model's:
-    weights exp(−β (E_k − E_model)) per frame (shifted for numerical safety).
+    exponential weights exp(−β (E_k − E_model)) per frame (:mod:`analysis.reweighting`).
 
     ``order`` (frames,), ``model_energy`` (frames,), ``ensemble_energies`` (frames, members).
     """
-    beta = 1.0 / (BOLTZMANN_EV_K * temperature_K)
-    difference = np.asarray(ensemble_energies, float) - np.asarray(model_energy, float)[:, None]
-    exponent = -beta * difference
-    exponent -= exponent.max(axis=0, keepdims=True)
-    weights = np.exp(exponent)
-    return (weights * np.asarray(order, float)[:, None]).sum(axis=0) / weights.sum(axis=0)
+    rw = ensemble_reweighting(ensemble_energies, temperature_K, model_energy,
+                              method="exponential")
+    return reweighted(order, rw)
 
 
 def effective_sample_size(model_energy: np.ndarray, member_energy: np.ndarray,
                           temperature_K: float) -> float:
     """Kish's effective number of frames behind a reweighted average (small: unreliable)."""
-    beta = 1.0 / (BOLTZMANN_EV_K * temperature_K)
-    exponent = -beta * (np.asarray(member_energy, float) - np.asarray(model_energy, float))
-    weights = np.exp(exponent - exponent.max())
-    return float(weights.sum() ** 2 / np.sum(weights**2))
+    pair = np.column_stack([member_energy, member_energy])
+    rw = ensemble_reweighting(pair, temperature_K, model_energy, method="exponential")
+    return float(rw.ess[0])
 
 
 def _line_root(temperatures: np.ndarray, delta_mu: np.ndarray,

@@ -1,4 +1,4 @@
-"""Radial distribution functions with mdtraj, and their block errors.
+"""Radial distribution functions with mdtraj, per frame for their errors and reweighting.
 
 g_ab(r) is the histogram of a–b distances (minimum image) divided by the number of pairs
 times the volume of each spherical shell over the cell volume, so that uncorrelated
@@ -7,9 +7,9 @@ positions give g = 1 (mdtraj's normalisation, as in cpptraj and gromacs).
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
+
+from analysis.statistics import mean_error
 
 
 def _trajectory(positions: np.ndarray, cells: np.ndarray, symbols: list[str]):
@@ -46,18 +46,51 @@ def radial_distribution(positions: np.ndarray, cells: np.ndarray, symbols: list[
     return r * 10.0, g
 
 
-def block_radial_distribution(positions: np.ndarray, cells: np.ndarray, symbols: list[str],
-                              pair: tuple[str, str], r_max: float, bins: int,
-                              n_blocks: int = 5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """g(r) over all frames with the standard error of its ``n_blocks`` contiguous block
-    estimates (NaN errors with fewer frames than two blocks need)."""
-    positions = np.asarray(positions)
+def frame_radial_distributions(positions: np.ndarray, cells: np.ndarray, symbols: list[str],
+                               pair: tuple[str, str], r_max: float, bins: int,
+                               per_frame: int = 1, chunk: int = 256
+                               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-frame pieces of g(r): bin centres (Å), h_f(r) = counts / (pairs · shell volume)
+    and d_f = 1 / cell volume, each averaged over the ``per_frame`` consecutive
+    configurations of a frame (its beads).  g = ⟨h⟩ / ⟨d⟩ over frames is mdtraj's
+    normalisation (:func:`radial_distribution`); as averages, the pieces carry the
+    statistical error and the reweighting of g."""
+    import mdtraj
+
+    positions = np.asarray(positions, dtype=float)
     cells = np.broadcast_to(np.asarray(cells, dtype=float), (len(positions), 3, 3))
-    r, g = radial_distribution(positions, cells, symbols, pair, r_max, bins)
-    n_blocks = min(n_blocks, len(positions))
-    if n_blocks < 2:
-        return r, g, np.full_like(g, np.nan)
-    edges = np.linspace(0, len(positions), n_blocks + 1).astype(int)
-    blocks = np.array([radial_distribution(positions[a:b], cells[a:b], symbols, pair, r_max,
-                                           bins)[1] for a, b in itertools.pairwise(edges)])
-    return r, g, blocks.std(axis=0, ddof=1) / np.sqrt(n_blocks)
+    symbols_array = np.asarray(symbols)
+    first = np.flatnonzero(symbols_array == pair[0])
+    second = np.flatnonzero(symbols_array == pair[1])
+    if not len(first) or not len(second):
+        raise ValueError(f"no {pair[0]}-{pair[1]} pairs among {sorted(set(symbols))}")
+    edges = np.linspace(0.0, r_max, bins + 1)
+    shells = 4.0 / 3.0 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3)
+    counts = np.zeros((len(positions), bins))
+    pairs = None
+    for start in range(0, len(positions), chunk):
+        part = slice(start, start + chunk)
+        trajectory = _trajectory(positions[part], cells[part], symbols)
+        if pairs is None:
+            pairs = trajectory.topology.select_pairs(first, second)
+        distances = mdtraj.compute_distances(trajectory, pairs) * 10.0  # Å
+        index = np.floor(distances / (r_max / bins)).astype(int)
+        rows = np.broadcast_to(np.arange(len(distances))[:, None], index.shape)
+        keep = index < bins
+        counts[part] = np.bincount(rows[keep] * bins + index[keep],
+                                   minlength=len(distances) * bins).reshape(-1, bins)
+    h = counts / (len(pairs) * shells)
+    d = 1.0 / np.abs(np.linalg.det(cells))
+    frames = len(positions) // per_frame
+    h = h[:frames * per_frame].reshape(frames, per_frame, bins).mean(axis=1)
+    d = d[:frames * per_frame].reshape(frames, per_frame).mean(axis=1)
+    return 0.5 * (edges[1:] + edges[:-1]), h, d
+
+
+def radial_distribution_error(h: np.ndarray, d: np.ndarray):
+    """g(r) = ⟨h⟩/⟨d⟩ from :func:`frame_radial_distributions` with its autocorrelation-aware
+    error and N_eff per bin: the error of the mean of the linearised series (h − g d)/⟨d⟩."""
+    g = h.mean(axis=0) / d.mean()
+    linear = (h - g * d[:, None]) / d.mean()
+    estimate = mean_error(linear)
+    return g, estimate.error, estimate.n_eff

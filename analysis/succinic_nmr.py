@@ -8,8 +8,11 @@ and the shielding model's parity plot (Fig. S14).
 The shielding model is evaluated on every saved configuration after the equilibration
 share (with beads, every bead: the path-integral average of a position observable).  Per
 model, sampling and site class: the mean σ_iso, the width (standard deviation over all
-hydrogens and configurations) and the block error of the mean over frames; the static
-value is the model's prediction on that model's relaxed crystal.
+hydrogens and configurations), the autocorrelation-aware error of the mean over frames with
+its N_eff, the model uncertainty (the spread of the mean reweighted to the LLPR ensemble
+members) and a convergence verdict; the static value is the model's prediction on that
+model's relaxed crystal.  The figure marks every mean with its statistical error (thin
+bar) and model uncertainty (wide pale bar), hollow when not converged.
 """
 
 from __future__ import annotations
@@ -20,15 +23,30 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.output import MODEL_COLOURS, pyplot, save_figure, study_parser, write_csv
-from analysis.statistics import block_average
+from analysis.output import (
+    MODEL_COLOURS,
+    VERDICT_NOTE,
+    draw_points,
+    pyplot,
+    save_figure,
+    study_parser,
+    write_csv,
+)
+from analysis.reweighting import (
+    NO_ENSEMBLE,
+    aligned,
+    ensemble_reweighting,
+    reweighted_means,
+    spread,
+)
+from analysis.statistics import mean_error, series_verdict
 
 SAMPLING_STYLES = {"pimd": "-", "md": ":"}
 
 
-def configurations(run: Path, skip_fraction: float) -> tuple[list, np.ndarray]:
-    """Configurations after the equilibration share (beads unrolled) and the saved-frame
-    index of each."""
+def configurations(run: Path, skip_fraction: float) -> tuple[list, np.ndarray, np.ndarray]:
+    """Configurations after the equilibration share (beads unrolled), the saved-frame
+    index of each, and the step of every frame kept."""
     from ase import Atoms
     from ase.io import read
 
@@ -42,21 +60,44 @@ def configurations(run: Path, skip_fraction: float) -> tuple[list, np.ndarray]:
         for positions in beads:
             configs.append(Atoms(frame.numbers, positions, cell=frame.cell, pbc=True))
             frame_of.append(k)
-    return configs, np.array(frame_of)
+    steps = np.array([f.info.get("step", k) for k, f in enumerate(frames)])[skip:]
+    return configs, np.array(frame_of), steps
 
 
 def site_statistics(values: np.ndarray, sites: np.ndarray, frame_of: np.ndarray,
-                    n_blocks: int) -> dict[str, dict[str, float]]:
-    """Mean, width and block error of the mean per site class."""
+                    reweighting=None, covered: np.ndarray | None = None
+                    ) -> dict[str, dict[str, float]]:
+    """Mean, width, autocorrelation-aware error of the mean (over the series of frame
+    means), its N_eff, the model uncertainty (spread of the frame means reweighted to the
+    ensemble members; NaN without ``reweighting``) and a verdict per site class."""
     out = {}
     for site in sorted(set(sites) - {""}):
         chosen = sites == site
-        per_frame = pd.Series(values[chosen]).groupby(frame_of[chosen]).mean().to_numpy()
-        _, error = block_average(per_frame, n_blocks=n_blocks)
+        per_frame = pd.Series(values[chosen]).groupby(frame_of[chosen]).mean()
+        estimate = mean_error(per_frame.to_numpy())
+        uncertainty = np.nan
+        if reweighting is not None:
+            uncertainty = spread(reweighted_means(per_frame.reindex(covered).to_numpy(),
+                                                  reweighting))
+        verdict, note = series_verdict(per_frame.to_numpy(),
+                                       reweighting.ess_check if reweighting else None)
         out[site] = {"mean_ppm": float(values[chosen].mean()),
-                     "width_ppm": float(values[chosen].std()), "error_ppm": error,
-                     "samples": int(chosen.sum())}
+                     "width_ppm": float(values[chosen].std()), "error_ppm": estimate.error,
+                     "n_eff": estimate.n_eff, "model_uncertainty_ppm": uncertainty,
+                     "samples": int(chosen.sum()), "converged": verdict,
+                     "convergence_note": note,
+                     "ensemble_note": reweighting.note() if reweighting else NO_ENSEMBLE}
     return out
+
+
+def run_reweighting(run: Path, steps: np.ndarray, temperature: float):
+    """The LLPR-ensemble reweighting of a run's kept frames (None without an ensemble) and
+    the frame indices it covers."""
+    records = np.load(run / "records.npz")
+    if "energy_ensemble" not in records:
+        return None, None
+    covered, rows = aligned(steps, records["step"])
+    return ensemble_reweighting(records["energy_ensemble"][rows], temperature), covered
 
 
 def shielding_table(status_files: list[Path], model, settings: dict
@@ -79,22 +120,28 @@ def shielding_table(status_files: list[Path], model, settings: dict
                 sites = hydrogen_sites(crystal)[index[:, 1]]
                 statics[name] = {s: float(predicted[sites == s].mean()) for s in set(sites)}
         if status["status"] != "ok":
-            rows.append(base)
+            rows.append({**base, "converged": "no", "convergence_note": "run stopped (reason)"})
             continue
-        configs, frame_of = configurations(path.parent / "sampling",
-                                           settings["equilibration_fraction"])
+        configs, frame_of, steps = configurations(path.parent / "sampling",
+                                                  settings["equilibration_fraction"])
+        reweighting, covered = run_reweighting(path.parent / "sampling", steps,
+                                               settings["temperature_K"])
         predicted, index = model.predict(configs)
         config_sites = [hydrogen_sites(c) for c in configs]
         sites = np.array([config_sites[c][a] for c, a in index])
         frames = frame_of[index[:, 0]]
-        for site, values in site_statistics(predicted, sites, frames, settings["blocks"]).items():
+        for site, values in site_statistics(predicted, sites, frames, reweighting,
+                                            covered).items():
             rows.append({**base, "site": site, **values,
                          "static_ppm": statics.get(name, {}).get(site, np.nan)})
             samples[(name, sampling, site)] = predicted[sites == site]
     table = pd.DataFrame(rows)
-    for column in ("site", "mean_ppm", "width_ppm", "error_ppm", "static_ppm"):
+    for column in ("site", "mean_ppm", "width_ppm", "error_ppm", "n_eff",
+                   "model_uncertainty_ppm", "static_ppm", "converged", "convergence_note"):
         if column not in table:
             table[column] = np.nan
+    last = ["converged", "convergence_note", "ensemble_note"]
+    table = table[[c for c in table.columns if c not in last] + [c for c in last if c in table]]
     return table, {"samples": samples, "statics": statics}
 
 
@@ -117,6 +164,16 @@ def distribution_figure(table: pd.DataFrame, data: dict, path: Path, temperature
         for name, static in data["statics"].items():
             if site in static:
                 axis.axvline(static[site], color=MODEL_COLOURS.get(name), lw=0.8, ls="--")
+        # the means: statistical error and model uncertainty, hollow when not converged
+        means = table[(table["site"] == site) & (table["status"] == "ok")]
+        top = axis.get_ylim()[1]
+        for k, (_, row) in enumerate(means.iterrows()):
+            draw_points(axis, [row["mean_ppm"]], [top * (1.04 + 0.06 * k)], [row["error_ppm"]],
+                        [row["model_uncertainty_ppm"]], [row["converged"]],
+                        MODEL_COLOURS.get(row["model"]),
+                        marker="o" if row["sampling"] == "pimd" else "s", horizontal=True)
+        axis.set_ylim(top=top * (1.1 + 0.06 * len(means)))
+        axis.set_xlim(bins[0], bins[-1])  # a collapsed ensemble's bar may run off the plot
         axis.set_xlabel(f"$\\sigma_{{iso}}$ {site} (ppm)")
         axis.set_ylabel("probability density")
         axis.legend(fontsize=7)
@@ -126,7 +183,8 @@ def distribution_figure(table: pd.DataFrame, data: dict, path: Path, temperature
         axes[0][0].text(0.02, 0.95, f"{len(failed)} runs failed (reasons in the CSV)",
                         transform=axes[0][0].transAxes, fontsize=7, color="tab:red")
     figure.suptitle(f"α-succinic acid, {temperature:g} K: PIMD solid, MD dotted, "
-                    "static (relaxed) dashed", fontsize=9)
+                    "static (relaxed) dashed; means on top (circle PIMD, square MD)\n"
+                    + VERDICT_NOTE.replace("\n", "; "), fontsize=7)
     save_figure(figure, path)
 
 
@@ -166,4 +224,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from petmad.errors import run_reporting_errors
+
+    raise SystemExit(run_reporting_errors(main))

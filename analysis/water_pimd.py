@@ -7,9 +7,12 @@ Fig. 7) from the (path-integral) MD runs.
 Per model and bead number P, after the equilibration share of the run:
 - g_OO(r) and g_OH(r) from the bead positions (every bead of every saved frame is a
   configuration: the path-integral average of a position observable; P = 1 is classical),
-  computed with mdtraj, with block errors;
+  computed with mdtraj frame by frame, with autocorrelation-aware errors and N_eff per bin;
 - C_V from the scaled-coordinates estimator (:func:`analysis.pimd.scaled_coordinates_heat_capacity`)
-  with block-jackknife errors, per molecule in k_B and in J mol⁻¹ K⁻¹.
+  with its autocorrelation-aware error and N_eff, per molecule in k_B and in J mol⁻¹ K⁻¹;
+- the model uncertainty of both: the spread of the values reweighted to every LLPR
+  ensemble member (:mod:`analysis.reweighting`; NaN for a model without an ensemble);
+- a convergence verdict per C_V and per g(r) curve (judged at its highest bin).
 """
 
 from __future__ import annotations
@@ -20,9 +23,30 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.output import MODEL_COLOURS, pyplot, save_figure, study_parser, write_csv
-from analysis.pimd import scaled_coordinates_heat_capacity
-from analysis.rdf import block_radial_distribution
+from analysis.output import (
+    MODEL_COLOURS,
+    VERDICT_NOTE,
+    draw_points,
+    pyplot,
+    save_figure,
+    study_parser,
+    write_csv,
+)
+from analysis.pimd import (
+    heat_capacity_function,
+    heat_capacity_samples,
+    scaled_coordinates_heat_capacity,
+)
+from analysis.rdf import frame_radial_distributions, radial_distribution_error
+from analysis.reweighting import (
+    NO_ENSEMBLE,
+    aligned,
+    ensemble_reweighting,
+    member_values,
+    reweighted_means,
+    spread,
+)
+from analysis.statistics import function_verdict
 
 GAS_CONSTANT_J_MOL_K = 8.314462618
 PAIRS = (("O", "O"), ("O", "H"))
@@ -30,53 +54,95 @@ PAIRS = (("O", "O"), ("O", "H"))
 EXPERIMENT_CV_J_MOL_K = 74.5
 
 
-def bead_frames(run: Path, skip_fraction: float) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def bead_frames(run: Path, skip_fraction: float
+                ) -> tuple[np.ndarray, np.ndarray, list[str], int, np.ndarray]:
     """Positions (configurations, atoms, 3), cells and species after the equilibration
-    share; with beads, every bead of every frame is a configuration."""
+    share, the configurations per frame (beads) and the frames' steps; with beads, every
+    bead of every frame is a configuration."""
     from ase.io import read
 
     frames = read(run / "trajectory.extxyz", index=":")
     skip = int(skip_fraction * len(frames))
     records = np.load(run / "records.npz")
     cells = np.array([f.cell.array for f in frames])[skip:]
+    steps = np.array([f.info.get("step", k) for k, f in enumerate(frames)])[skip:]
+    per_frame = 1
     if "bead_positions" in records:
         beads = records["bead_positions"][skip:]  # (frames, beads, atoms, 3)
         positions = beads.reshape(-1, *beads.shape[2:])
-        cells = np.repeat(cells, beads.shape[1], axis=0)
+        per_frame = beads.shape[1]
+        cells = np.repeat(cells, per_frame, axis=0)
     else:
         positions = np.array([f.positions for f in frames])[skip:]
-    return positions, cells, frames[0].get_chemical_symbols()
+    return positions, cells, frames[0].get_chemical_symbols(), per_frame, steps
+
+
+def frame_reweighting(records, steps: np.ndarray, temperature: float):
+    """The LLPR-ensemble reweighting of the records at ``steps`` and the indices of the
+    steps it covers; (None, None) without an ensemble."""
+    if "energy_ensemble" not in records:
+        return None, None
+    covered, rows = aligned(steps, records["step"])
+    return ensemble_reweighting(records["energy_ensemble"][rows], temperature), covered
 
 
 def run_summary(status_path: Path, settings: dict) -> tuple[dict, list[dict]]:
     """One (model, P) point: its table row and its RDF rows."""
     status = json.loads(status_path.read_text())
     model = status_path.parent.parent.name
+    temperature = status["temperature_K"]
     row = {"model": model, "beads": status["beads"], "status": status["status"],
            "reason": status.get("reason", ""), "n_molecules": status["n_molecules"],
-           "temperature_K": status["temperature_K"]}
+           "temperature_K": temperature}
     if status["status"] != "ok":
+        row.update(converged="no", convergence_note="run stopped (reason)")
         return row, []
     run = status_path.parent / "run"
     records = np.load(run / "records.npz")
     skip = int(settings["equilibration_fraction"] * len(records["eps_v"]))
-    capacity, error = scaled_coordinates_heat_capacity(
-        records["eps_v"][skip:], records["eps_v_prime"][skip:], status["temperature_K"],
-        n_blocks=settings["blocks"])
+    samples = heat_capacity_samples(records["eps_v"][skip:], records["eps_v_prime"][skip:])
+    capacity_of = heat_capacity_function(temperature)
+    capacity = scaled_coordinates_heat_capacity(records["eps_v"][skip:],
+                                                records["eps_v_prime"][skip:], temperature)
+    rw, covered = frame_reweighting(records, records["heatcap_step"][skip:], temperature)
+    model_spread = spread(member_values(capacity_of, samples[covered], rw)) if rw else np.nan
     per_molecule = GAS_CONSTANT_J_MOL_K / status["n_molecules"]
-    row.update(heat_capacity_J_mol_K=capacity * per_molecule,
-               heat_capacity_error_J_mol_K=error * per_molecule,
-               heat_capacity_kB_per_molecule=capacity / status["n_molecules"],
-               estimator_samples=len(records["eps_v"]) - skip)
-    positions, cells, symbols = bead_frames(run, settings["equilibration_fraction"])
+    verdict, note = function_verdict(capacity_of, samples, rw.ess_check if rw else None)
+    row.update(heat_capacity_J_mol_K=capacity.value * per_molecule,
+               heat_capacity_error_J_mol_K=capacity.error * per_molecule,
+               heat_capacity_n_eff=capacity.n_eff,
+               heat_capacity_model_uncertainty_J_mol_K=model_spread * per_molecule,
+               heat_capacity_kB_per_molecule=capacity.value / status["n_molecules"],
+               estimator_samples=len(records["eps_v"]) - skip,
+               converged=verdict, convergence_note=note,
+               ensemble_note=rw.note() if rw else NO_ENSEMBLE)
+    positions, cells, symbols, per_frame, steps = bead_frames(
+        run, settings["equilibration_fraction"])
     r_max = min(settings["rdf_max_A"], 0.5 * min(np.linalg.norm(cells[0], axis=1)))
+    rw, covered = frame_reweighting(records, steps, temperature)
     rdf_rows = []
     for pair in PAIRS:
-        r, g, g_error = block_radial_distribution(positions, cells, symbols, pair, r_max,
-                                                  settings["rdf_bins"], settings["blocks"])
+        r, h, d = frame_radial_distributions(positions, cells, symbols, pair, r_max,
+                                             settings["rdf_bins"], per_frame)
+        g, g_error, g_n_eff = radial_distribution_error(h, d)
+        g_model = np.full_like(g, np.nan)
+        if rw is not None:
+            pieces = np.column_stack([h[covered], d[covered]])
+            members = reweighted_means(pieces, rw)  # (members, bins + 1)
+            g_model = np.atleast_1d(spread(members[:, :-1] / members[:, -1:]))
+        peak = int(np.argmax(g))  # the curve's verdict: its highest bin
+        pieces = np.column_stack([h[:, peak], d])
+        verdict, note = function_verdict(lambda m: m[0] / m[1], pieces,
+                                         rw.ess_check if rw else None)
         rdf_rows += [{"model": model, "beads": status["beads"], "pair": "-".join(pair),
-                      "r_A": a, "g": b, "g_error": c} for a, b, c in zip(r, g, g_error)]
+                      "r_A": a, "g": b, "g_error": c, "g_n_eff": n, "g_model_uncertainty": u,
+                      "converged": verdict, "convergence_note": note}
+                     for a, b, c, n, u in zip(r, g, g_error, g_n_eff, g_model)]
     return row, rdf_rows
+
+
+RDF_COLUMNS = ["model", "beads", "pair", "r_A", "g", "g_error", "g_n_eff",
+               "g_model_uncertainty", "converged", "convergence_note"]
 
 
 def water_tables(status_files: list[Path], settings: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -86,10 +152,12 @@ def water_tables(status_files: list[Path], settings: dict) -> tuple[pd.DataFrame
         rows.append(row)
         rdf_rows += rdf
     table = pd.DataFrame(rows)
-    for column in ("heat_capacity_J_mol_K", "heat_capacity_error_J_mol_K"):
+    for column in ("heat_capacity_J_mol_K", "heat_capacity_error_J_mol_K",
+                   "heat_capacity_n_eff", "heat_capacity_model_uncertainty_J_mol_K",
+                   "converged", "convergence_note"):
         if column not in table:
             table[column] = np.nan
-    rdf = pd.DataFrame(rdf_rows, columns=["model", "beads", "pair", "r_A", "g", "g_error"])
+    rdf = pd.DataFrame(rdf_rows, columns=RDF_COLUMNS)
     return table.sort_values(["model", "beads"]).reset_index(drop=True), rdf
 
 
@@ -106,10 +174,19 @@ def water_figure(table: pd.DataFrame, rdf: pd.DataFrame, path: Path) -> None:
             curve = part[part["beads"] == beads]
             if len(curve) and (beads == 1 or largest > 1):
                 label = f"{model}, {'classical' if beads == 1 else f'P = {beads}'}"
-                axes[pair].plot(curve["r_A"], curve["g"], style, color=colour, label=label)
+                if curve["converged"].iloc[0] != "yes":
+                    label += " (not converged)"
+                axes[pair].plot(curve["r_A"], curve["g"], style, color=colour, label=label,
+                                lw=0.8 if curve["converged"].iloc[0] != "yes" else 1.5)
                 axes[pair].fill_between(curve["r_A"], curve["g"] - curve["g_error"],
                                         curve["g"] + curve["g_error"], color=colour,
-                                        alpha=0.2, lw=0)
+                                        alpha=0.3, lw=0)
+                model = curve["g_model_uncertainty"].to_numpy(float)
+                if np.isfinite(model).any():
+                    axes[pair].fill_between(curve["r_A"], curve["g"] - model,
+                                            curve["g"] + model, facecolor="none",
+                                            edgecolor=colour, hatch="////", alpha=0.4,
+                                            lw=0)
     for pair, axis in axes.items():
         axis.axhline(1.0, color="0.7", lw=0.8)
         axis.set_xlabel("r (Å)")
@@ -117,9 +194,10 @@ def water_figure(table: pd.DataFrame, rdf: pd.DataFrame, path: Path) -> None:
         axis.legend(fontsize=7)
     for model, part in table.groupby("model"):
         ok = part[part["status"] == "ok"]
-        capacity.errorbar(ok["beads"], ok["heat_capacity_J_mol_K"],
-                          yerr=ok["heat_capacity_error_J_mol_K"], fmt="o-", capsize=3,
-                          color=MODEL_COLOURS.get(model), label=model)
+        draw_points(capacity, ok["beads"], ok["heat_capacity_J_mol_K"],
+                    ok["heat_capacity_error_J_mol_K"],
+                    ok["heat_capacity_model_uncertainty_J_mol_K"], ok["converged"],
+                    MODEL_COLOURS.get(model), line="-", label=model)
     capacity.axhline(EXPERIMENT_CV_J_MOL_K, color="tab:green", ls="--", lw=1,
                      label="experiment (298 K)")
     if (table["status"] == "ok").any():  # log axes need data
@@ -130,6 +208,8 @@ def water_figure(table: pd.DataFrame, rdf: pd.DataFrame, path: Path) -> None:
     capacity.set_xticks(beads, [str(b) for b in beads])
     capacity.set_xlabel("number of beads P")
     capacity.set_ylabel("$C_V$ (J mol$^{-1}$ K$^{-1}$)")
+    capacity.set_title(VERDICT_NOTE + "\ng(r): shaded statistical error, hatched model "
+                       "uncertainty; thin line: not converged", fontsize=7)
     failed = table[table["status"] != "ok"]
     if len(failed):
         capacity.text(0.02, 0.02, f"{len(failed)} of {len(table)} runs failed (reasons in "
@@ -150,4 +230,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from petmad.errors import run_reporting_errors
+
+    raise SystemExit(run_reporting_errors(main))

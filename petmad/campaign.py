@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from petmad.config import Config
+from petmad.models.registry import study_models
 
 COLUMNS = ["stage", "study", "rule", "job", "piece", "model", "n_jobs", "structures", "atoms",
            "replicas_or_beads", "steps", "step_unit", "atom_steps", "note"]
@@ -73,8 +74,13 @@ def external_models(config: Config) -> list[str]:
             if not (reference.engine == "sevennet" and name == reference.sevennet.model)]
 
 
+def _reference_if_it_computes(config: Config) -> list[str]:
+    # The 'file' engine reads labels and cannot compute a curve or a band structure.
+    return ["reference"] if config.reference.computes else []
+
+
 def dimer_models(config: Config) -> list[str]:
-    return ["pet-mad", "reference", *external_models(config)]
+    return ["pet-mad", *_reference_if_it_computes(config), *external_models(config)]
 
 
 def universal_models(config: Config) -> list[str]:
@@ -82,7 +88,7 @@ def universal_models(config: Config) -> list[str]:
 
 
 def phonon_models(config: Config) -> list[str]:
-    return ["pet-mad", "reference"]
+    return ["pet-mad", *_reference_if_it_computes(config)]
 
 
 def speed_models(config: Config) -> list[str]:
@@ -143,7 +149,9 @@ def dataset_sizes(config: Config, dataset: str) -> tuple[int, int, float, str]:
     before the force and energy filters."""
     if dataset == "mad":
         mad = config.data.mad
-        structures = sum(mad.counts.values())
+        # Labeled: the generated structures (counts × oversampling); trained on: the counts
+        # (the split keeps that many of those that pass the filters).
+        structures = sum(mad.generated_count(subset) for subset in mad.counts)
         train = sum(_split_train(count, config) for count in mad.counts.values())
         return (structures, train, float(mad.max_atoms),
                 "atoms: data.mad.max_atoms, an upper bound")
@@ -206,7 +214,7 @@ def lps_rows(config: Config) -> Iterator[dict]:
 
     settings = config.studies.lps_conductivity
     steps = settings.npt_steps + settings.nvt_steps + settings.production_steps
-    for model in config.models:
+    for model in study_models(config, "lps"):
         for phase, spec in settings.phases.items():
             atoms = len(phase_structure(phase, settings)[0])
             yield _row("simulation", "lps_conductivity", "lps_md",
@@ -217,13 +225,13 @@ def lps_rows(config: Config) -> Iterator[dict]:
 
 
 def gaas_rows(config: Config) -> Iterator[dict]:
-    from petmad.studies.gaas import zincblende
+    from petmad.studies.gaas import pinning_crystal
 
     settings = config.studies.gaas_melting
-    interface = len(zincblende(settings.supercell))  # the melted half keeps its atoms
-    bulk = len(zincblende(settings.bulk_supercell))
+    interface = len(pinning_crystal(settings, settings.supercell))  # the melt keeps its atoms
+    bulk = len(pinning_crystal(settings, settings.bulk_supercell))
     temperatures = settings.temperatures_K
-    for model in config.models:
+    for model in study_models(config, "gaas"):
         job = f"{model}/interface"
         yield _row("simulation", "gaas_melting", "gaas_interface", job, "relaxation", model,
                    atoms=interface, steps=settings.relax_steps, step_unit=FIRE)
@@ -247,7 +255,7 @@ def hea_rows(config: Config) -> Iterator[dict]:
 
     settings = config.studies.hea_segregation
     atoms = len(random_slab(settings, config.seed + 7919))
-    for model in config.models:
+    for model in study_models(config, "hea"):
         yield _row("simulation", "hea_segregation", "hea_remd", model, "slab relaxation", model,
                    atoms=atoms, steps=settings.relax_steps, step_unit=FIRE)
         yield _row("simulation", "hea_segregation", "hea_remd", model, "REMD", model,
@@ -272,7 +280,7 @@ def water_rows(config: Config) -> Iterator[dict]:
     settings = config.studies.water_pimd
     atoms = _water_atoms(settings.n_molecules, settings.density_kg_m3)
     estimator_steps = settings.steps // settings.heat_capacity_stride * 2
-    for model in config.models:
+    for model in study_models(config, "water"):
         job = f"{model}/equilibration"
         yield _row("simulation", "water_pimd", "water_equilibration", job, "relaxation", model,
                    atoms=atoms, steps=settings.relax_steps, step_unit=FIRE)
@@ -297,7 +305,7 @@ def succinic_rows(config: Config) -> Iterator[dict]:
     atoms = len(crystal)
     if settings.reference_set == "computed":
         yield from _succinic_reference_rows(config, crystal)
-    for model in config.models:
+    for model in study_models(config, "succinic"):
         yield _row("simulation", "succinic_nmr", "succinic_relax", f"{model}/relaxed",
                    "relaxation (positions and cell)", model, atoms=atoms,
                    steps=settings.relax_steps, step_unit=FIRE)
@@ -340,7 +348,7 @@ def bto_rows(config: Config) -> Iterator[dict]:
 
     settings = config.studies.bto_dielectric
     atoms = len(start_structure(settings))
-    for model in config.models:
+    for model in study_models(config, "bto"):
         yield _row("simulation", "bto_dielectric", "bto_md",
                    f"{model}, {_temperatures(settings.temperatures_K)}",
                    "NPT equilibration + sampling", model,

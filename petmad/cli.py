@@ -1,8 +1,9 @@
 """``python -m petmad <command>``: the entry points the workflow rules call.
 
 Each command reads its inputs, calls one function of the library and writes its outputs
-atomically.  Expected failures (bad config, bad files, engines that cannot run) end with
-one ``error:`` line and exit status 2; anything else is a bug and keeps its traceback.
+atomically.  Expected failures (bad config, bad files, engines that cannot run, outputs
+that cannot be written) end with one ``error:`` line and exit status 2
+(:mod:`petmad.errors`); anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -45,6 +46,12 @@ def _json(text: str) -> object:
     return json.loads(text)
 
 
+def _single(values: list[str], option: str) -> str:
+    if len(values) != 1:
+        raise ValueError(f"{option} takes one file here, got {len(values)}")
+    return values[0]
+
+
 def cmd_build_structures(args: argparse.Namespace) -> None:
     from petmad.config import dataset_settings_class
     from petmad.io import write_extxyz
@@ -74,7 +81,7 @@ def cmd_label(args: argparse.Namespace) -> None:
     else:
         labeling = LabelingSettings.model_validate(args.labeling)
         summary = label_structures(
-            read_extxyz(args.input), engine, args.output, workers=args.threads,
+            read_extxyz(_single(args.input, "--input")), engine, args.output, workers=args.threads,
             chunk_size=labeling.chunk_size, max_failed_fraction=labeling.max_failed_fraction,
         )
     print(f"{summary['n_labeled']} labeled, {summary['n_failed']} failed "
@@ -88,13 +95,16 @@ def cmd_split(args: argparse.Namespace) -> None:
     from petmad.io import read_extxyz, write_extxyz, write_json
 
     result = filter_and_split(read_extxyz(args.input), tuple(args.fractions),
-                              args.force_filter, args.seed, energy_threshold=args.energy_filter)
+                              args.force_filter, args.seed, energy_threshold=args.energy_filter,
+                              max_per_subset=args.max_per_subset)
     for name, path in zip(SPLITS, args.outputs):
         write_extxyz(path, result.parts[name])
     write_json(args.report, {"counts": {k: len(v) for k, v in result.parts.items()},
-                             "filtered": result.filtered})
+                             "filtered": result.filtered, "surplus": result.surplus})
     counts = ", ".join(f"{k} {len(v)}" for k, v in result.parts.items())
     print(f"{counts}; {len(result.filtered)} dropped by the filters")
+    if result.surplus:
+        print(f"  beyond the wanted counts (oversampling), not used: {result.surplus}")
     for record in result.filtered:
         print(f"  dropped structure {record['structure_index']} ({record['subset']}): "
               f"{record['reason']}")
@@ -136,23 +146,26 @@ def cmd_train_model(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
+    from petmad.io import reading
     from petmad.models.evaluate import evaluate_files, load_calculator
     from petmad.models.training import resolve_device
 
     if len(args.data) != len(args.outputs):
         raise ValueError("evaluate needs one output per data file")
-    calculator = load_calculator(args.model, device=resolve_device(args.device))
+    with reading(args.model, "model"):
+        calculator = load_calculator(args.model, device=resolve_device(args.device))
     print("\n".join(evaluate_files(calculator, list(zip(args.data, args.outputs)), progress=True)))
 
 
 def cmd_rotations(args: argparse.Namespace) -> None:
-    from petmad.io import read_extxyz
+    from petmad.io import read_extxyz, reading
     from petmad.models.evaluate import load_calculator
     from petmad.models.rotations import rotated_energies, write_rotated_energies
     from petmad.models.training import resolve_device
 
     frames = read_extxyz(args.data)[: args.max_structures]
-    calculator = load_calculator(args.model, device=resolve_device(args.device))
+    with reading(args.model, "model"):
+        calculator = load_calculator(args.model, device=resolve_device(args.device))
     energies = rotated_energies(calculator, frames, args.lebedev_order, args.rotations_per_axis,
                                 progress=True)
     write_rotated_energies(args.output, energies, frames, args.lebedev_order,
@@ -178,7 +191,8 @@ def cmd_lps_md(args: argparse.Namespace) -> None:
     from petmad.studies.lps import run_point
 
     settings = LpsConductivitySettings.model_validate(args.settings)
-    potential = model_potential(args.model, args.model_file, args.reference, args.device)
+    potential = model_potential(args.model, args.model_file, args.reference, args.device,
+                                args.library_entry)
     status = run_point(args.output_dir, args.phase, args.temperature, potential, settings,
                        args.seed, progress=not args.quiet)
     for replica in status["replicas"]:
@@ -192,7 +206,8 @@ def cmd_gaas(args: argparse.Namespace) -> None:
     from petmad.studies.gaas import interface_job, temperature_job
 
     settings = GaasMeltingSettings.model_validate(args.settings)
-    potential = model_potential(args.model, args.model_file, args.reference, args.device)
+    potential = model_potential(args.model, args.model_file, args.reference, args.device,
+                                args.library_entry)
     if args.temperature is None:
         status = interface_job(args.output_dir, potential, settings, args.seed,
                                progress=not args.quiet)
@@ -208,7 +223,8 @@ def cmd_hea(args: argparse.Namespace) -> None:
     from petmad.studies.hea import run_model
 
     settings = HeaSegregationSettings.model_validate(args.settings)
-    potential = model_potential(args.model, args.model_file, args.reference, args.device)
+    potential = model_potential(args.model, args.model_file, args.reference, args.device,
+                                args.library_entry)
     status = run_model(args.output_dir, potential, settings, args.seed, progress=not args.quiet)
     print(f"{args.model}: {status['status']} {status.get('reason', '')}")
 
@@ -219,7 +235,8 @@ def cmd_water(args: argparse.Namespace) -> None:
     from petmad.studies.water import equilibration_job, pimd_job
 
     settings = WaterPimdSettings.model_validate(args.settings)
-    potential = model_potential(args.model, args.model_file, args.reference, args.device)
+    potential = model_potential(args.model, args.model_file, args.reference, args.device,
+                                args.library_entry)
     if args.beads is None:
         status = equilibration_job(args.output_dir, potential, settings, args.seed,
                                    progress=not args.quiet)
@@ -237,7 +254,8 @@ def cmd_nc_mts(args: argparse.Namespace) -> None:
     from petmad.studies.nc_mts import nc_mts_job
 
     settings = NcMtsSettings.model_validate(args.settings)
-    potential = model_potential(args.model, args.model_file, args.reference, args.device)
+    potential = model_potential(args.model, args.model_file, args.reference, args.device,
+                                args.library_entry)
     status = nc_mts_job(args.output_dir, potential, settings, args.seed, progress=not args.quiet)
     for run in status["runs"]:
         print(f"{run['variant']:>12} {run['ensemble']}: {run['status']} "
@@ -251,7 +269,8 @@ def cmd_succinic_md(args: argparse.Namespace) -> None:
     from petmad.studies.succinic import relax_job, sampling_job
 
     settings = SuccinicNmrSettings.model_validate(args.settings)
-    potential = model_potential(args.model, args.model_file, args.reference, args.device)
+    potential = model_potential(args.model, args.model_file, args.reference, args.device,
+                                args.library_entry)
     if args.sampling is None:
         status = relax_job(args.output_dir, potential, settings)
     else:
@@ -306,7 +325,8 @@ def cmd_bto_md(args: argparse.Namespace) -> None:
     from petmad.studies.bto import run_temperature
 
     settings = BtoDielectricSettings.model_validate(args.settings)
-    potential = model_potential(args.model, args.model_file, args.reference, args.device)
+    potential = model_potential(args.model, args.model_file, args.reference, args.device,
+                                args.library_entry)
     status = run_temperature(args.output_dir, args.temperature, potential, settings, args.seed,
                              progress=not args.quiet)
     print(f"{args.model} {args.temperature:g} K: {status['status']} {status.get('reason', '')}")
@@ -346,6 +366,24 @@ def cmd_train_dipoles(args: argparse.Namespace) -> None:
     print({key: value for key, value in model.metrics.items()})
 
 
+def _benchmark_model(args: argparse.Namespace) -> str:
+    """What ``load_calculator`` takes for a benchmark's model: its exported file, its
+    library entry, or its name (a bundled SevenNet)."""
+    from petmad.config import LibraryModel
+    from petmad.models.registry import calculator_source
+
+    if args.model_file:
+        return args.model_file
+    if args.library_entry:
+        return calculator_source(LibraryModel.model_validate(args.library_entry))
+    return args.model
+
+
+def _identity(where: str) -> Path | str:
+    """What a benchmark's resumable work is keyed on: a model file's content, else the text."""
+    return Path(where) if where.endswith(".pt") else where
+
+
 def cmd_dimers(args: argparse.Namespace) -> None:
     import pandas as pd
 
@@ -358,8 +396,9 @@ def cmd_dimers(args: argparse.Namespace) -> None:
         energy = reference_energy(args.reference or {}, settings.elements)
         source = args.reference
     else:
-        energy = model_energy(args.model_file or args.model, args.device)
-        source = Path(args.model_file) if args.model_file else args.model
+        where = _benchmark_model(args)
+        energy = model_energy(where, args.device)
+        source = _identity(where)
     work = resumable_directory(args.work_dir, digest(source, settings.model_dump()))
     energy = logged(energy, RowLog(work / "energies.jsonl"))
     table = pd.DataFrame(dimer_curves(energy, settings, progress=not args.quiet)
@@ -374,13 +413,15 @@ def cmd_relaxations(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from petmad.config import RelaxationSettings
-    from petmad.io import RowLog, atomic_path, digest, resumable_directory
+    from petmad.io import RowLog, atomic_path, digest, reading, resumable_directory
     from petmad.models.evaluate import load_calculator
     from petmad.studies.relaxations import relaxation_runs
 
     settings = RelaxationSettings.model_validate(args.settings)
-    calculator = load_calculator(args.model_file or args.model, args.device)
-    source = Path(args.model_file) if args.model_file else args.model
+    where = _benchmark_model(args)
+    with reading(where, "model"):
+        calculator = load_calculator(where, args.device)
+    source = _identity(where)
     work = resumable_directory(args.work_dir, digest(source, settings.model_dump(), args.seed))
     rows = relaxation_runs(calculator, settings, args.seed, RowLog(work / "runs.jsonl"),
                            progress=not args.quiet)
@@ -402,10 +443,11 @@ def cmd_phonons(args: argparse.Namespace) -> None:
         forces = reference_forces(args.reference or {}, elements)
         source = args.reference
     else:
-        if args.model_file and not Path(args.model_file).is_file():
-            raise FileNotFoundError(f"model file '{args.model_file}' does not exist")
-        forces = model_forces(args.model_file or args.model, args.device)
-        source = Path(args.model_file) if args.model_file else args.model
+        where = _benchmark_model(args)
+        if where.endswith(".pt") and not Path(where).is_file():
+            raise FileNotFoundError(f"model file '{where}' does not exist")
+        forces = model_forces(where, args.device)
+        source = _identity(where)
     # a longer runtime request is no reason to redo finished crystals
     physics = settings.model_dump(exclude={"runtime_min"})
     work = resumable_directory(args.work_dir, digest(source, physics))
@@ -470,9 +512,9 @@ def cmd_schema(args: argparse.Namespace) -> None:
 
 
 def cmd_check_config(args: argparse.Namespace) -> None:
-    from petmad.config import load_config_files
+    from petmad.config import check_user_files, load_config_files
 
-    load_config_files(args.files)
+    check_user_files(load_config_files(args.files))
     print("configuration is valid")
 
 
@@ -497,8 +539,12 @@ def cmd_campaign_cost(args: argparse.Namespace) -> None:
 def add_study_parser(commands, name: str, help_text: str, section: str):
     """A case-study command: which model runs it, the study's config section, where to."""
     study = commands.add_parser(name, help=help_text)
-    study.add_argument("--model", required=True, help="pet-mad, bespoke, lora or reference")
-    study.add_argument("--model-file", help="exported model (.pt) unless --model reference")
+    study.add_argument("--model", required=True,
+                       help="pet-mad, bespoke, lora, reference or a model library name")
+    study.add_argument("--model-file", help="exported model (.pt) of a trained PET or a "
+                       "metatomic library entry")
+    study.add_argument("--library-entry", type=_json, default=None,
+                       help="the model's library entry (JSON), for a model library name")
     study.add_argument("--reference", type=_json, default=None, help="config 'reference' (JSON)")
     study.add_argument("--settings", type=_json, required=True, help=f"config {section} (JSON)")
     study.add_argument("--seed", type=int, required=True)
@@ -521,7 +567,9 @@ def build_parser() -> argparse.ArgumentParser:
     build.set_defaults(func=cmd_build_structures)
 
     label = commands.add_parser("label", help="label structures with the reference engine")
-    label.add_argument("--input", required=True)
+    label.add_argument("--input", nargs="+", required=True,
+                       help="structures to label; for engine 'file' the labels file, or its "
+                       "train, val and test files")
     label.add_argument("--output", required=True)
     label.add_argument("--reference", type=_json, required=True, help="config 'reference' (JSON)")
     label.add_argument("--labeling", type=_json, default={}, help="config 'labeling' (JSON)")
@@ -536,6 +584,9 @@ def build_parser() -> argparse.ArgumentParser:
     split.add_argument("--force-filter", type=_json, default={"default": 50.0})
     split.add_argument("--energy-filter", type=float, default=None,
                        help="drop energies off a composition fit by more than this (eV/atom)")
+    split.add_argument("--max-per-subset", type=_json, default=None,
+                       help="JSON {subset: n}: keep the first n structures of a subset that "
+                       "pass the filters (data.mad.counts)")
     split.add_argument("--seed", type=int, required=True)
     split.set_defaults(func=cmd_split)
 
@@ -559,7 +610,8 @@ def build_parser() -> argparse.ArgumentParser:
     model.set_defaults(func=cmd_train_model)
 
     evaluate = commands.add_parser("evaluate", help="predict a labeled dataset with a model")
-    evaluate.add_argument("--model", required=True, help="exported .pt, or a SevenNet name")
+    evaluate.add_argument("--model", required=True,
+                          help="exported .pt, a model library entry (JSON) or a SevenNet name")
     evaluate.add_argument("--data", nargs="+", required=True, help="labeled extxyz files")
     evaluate.add_argument("--outputs", nargs="+", required=True, help="one .npz per data file")
     evaluate.add_argument("--device", default="cpu")
@@ -624,8 +676,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     dimers = commands.add_parser("dimers", help="homonuclear dimer curves of one model")
     dimers.add_argument("--model", required=True,
-                        help="pet-mad, reference, or a SevenNet name (7net-...)")
-    dimers.add_argument("--model-file", help="exported model (.pt) for pet-mad")
+                        help="pet-mad, reference, or a model library name")
+    dimers.add_argument("--model-file", help="exported model (.pt) of pet-mad or of a "
+                         "metatomic library entry")
+    dimers.add_argument("--library-entry", type=_json, default=None,
+                         help="the model's library entry (JSON)")
     dimers.add_argument("--reference", type=_json, default=None, help="config 'reference' (JSON)")
     dimers.add_argument("--settings", type=_json, required=True,
                         help="config studies.dimers (JSON)")
@@ -639,8 +694,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     relaxations = commands.add_parser(
         "relaxations", help="relax randomly perturbed crystals with one universal model")
-    relaxations.add_argument("--model", required=True, help="pet-mad or a SevenNet name")
-    relaxations.add_argument("--model-file", help="exported model (.pt) for pet-mad")
+    relaxations.add_argument("--model", required=True, help="pet-mad or a model library name")
+    relaxations.add_argument("--model-file", help="exported model (.pt) of pet-mad or of a "
+                         "metatomic library entry")
+    relaxations.add_argument("--library-entry", type=_json, default=None,
+                         help="the model's library entry (JSON)")
     relaxations.add_argument("--settings", type=_json, required=True,
                              help="config studies.relaxations (JSON)")
     relaxations.add_argument("--seed", type=int, required=True)
@@ -655,8 +713,11 @@ def build_parser() -> argparse.ArgumentParser:
     phonons = commands.add_parser(
         "phonons", help="phonon bands of one model (with its LLPR ensemble) or the reference")
     phonons.add_argument("--model", required=True,
-                         help="pet-mad, reference, or a SevenNet name (7net-...)")
-    phonons.add_argument("--model-file", help="exported model (.pt) for pet-mad")
+                         help="pet-mad, reference, or a model library name")
+    phonons.add_argument("--model-file", help="exported model (.pt) of pet-mad or of a "
+                         "metatomic library entry")
+    phonons.add_argument("--library-entry", type=_json, default=None,
+                         help="the model's library entry (JSON)")
     phonons.add_argument("--reference", type=_json, default=None,
                          help="config 'reference' (JSON)")
     phonons.add_argument("--settings", type=_json, required=True,
@@ -672,7 +733,7 @@ def build_parser() -> argparse.ArgumentParser:
     speed = commands.add_parser(
         "speed", help="time energy+forces+stress per MD step against size, models side by side")
     speed.add_argument("--model", action="append", required=True,
-                       help="NAME=PATH of an exported model (.pt), or a SevenNet name; repeat")
+                       help="NAME=WHERE: an exported model (.pt), a model library entry (JSON) or a SevenNet name; repeat")
     speed.add_argument("--settings", type=_json, default={},
                        help="config studies.speed (JSON); defaults if left out")
     speed.add_argument("--device", default="cpu")
@@ -754,21 +815,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_threads(getattr(args, "threads", 1))
     configure_torchscript(getattr(args, "device", "cpu"))
-    from pydantic import ValidationError
+    from petmad.errors import run_reporting_errors
 
-    from petmad.errors import EXPECTED_ERRORS
-
-    try:
-        args.func(args)
-    except EXPECTED_ERRORS as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except ValidationError as exc:  # JSON settings given on the command line
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "<top level>"
-        print(f"error: invalid {exc.title}: {where}: {first['msg']}", file=sys.stderr)
-        return 2
-    return 0
+    return run_reporting_errors(args.func, args)
 
 
 if __name__ == "__main__":

@@ -10,19 +10,28 @@ keeps the two in sync (``python -m petmad schema > config.schema.json`` regenera
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
     ValidationError,
     field_validator,
     model_validator,
 )
 
 SYSTEMS = ("lps", "gaas", "hea", "water", "succinic", "bto")
-MODELS = ("pet-mad", "bespoke", "lora", "reference")
+# Models the workflow trains, and the labeling engine itself; every other model name comes
+# from the model library (bundled SevenNets plus the config's model_library).
+TRAINED_MODELS = ("pet-mad", "bespoke", "lora")
+MODELS = (*TRAINED_MODELS, "reference")
+SEVENNET_MODELS = ("7net-0", "7net-0_22May2024", "7net-l3i5")
 ENGINES = ("sevennet", "gpaw", "emt", "file")
 MAD_SUBSETS = ("bulk", "rattled", "randcomp", "surface", "cluster", "2d", "molcrys", "molfrag")
 
@@ -38,8 +47,23 @@ SYSTEM_ELEMENTS = {
 }
 
 SystemName = Literal["lps", "gaas", "hea", "water", "succinic", "bto"]
-ModelName = Literal["pet-mad", "bespoke", "lora", "reference"]
 EngineName = Literal["sevennet", "gpaw", "emt", "file"]
+
+
+def _known_symbol(symbol: str) -> str:
+    from ase.data import atomic_numbers
+
+    if symbol not in atomic_numbers or symbol == "X":
+        raise ValueError(f"unknown chemical symbol {symbol!r}")
+    return symbol
+
+
+# Bounds of list items and mapping values live on the item type, so that an error names
+# the item as well as the key (``studies.water_pimd.beads.0``).  pydantic's PositiveFloat
+# and PositiveInt serve temperatures, widths and counts; these cover the rest.
+OpenFraction = Annotated[float, Field(gt=0, lt=1)]
+ChemicalSymbol = Annotated[str, AfterValidator(_known_symbol)]
+Repeats = tuple[PositiveInt, PositiveInt, PositiveInt]
 
 
 class ConfigError(ValueError):
@@ -55,8 +79,11 @@ class Strict(BaseModel):
 # --------------------------------------------------------------------------- reference
 
 
+SevenNetName = Literal["7net-0", "7net-0_22May2024", "7net-l3i5"]
+
+
 class SevenNetSettings(Strict):
-    model: Literal["7net-0", "7net-0_22May2024", "7net-l3i5"] = Field(
+    model: SevenNetName = Field(
         "7net-0", description="pretrained SevenNet potential shipped in the sevenn wheel"
     )
 
@@ -71,7 +98,10 @@ class GpawSettings(Strict):
         0.136, gt=0, description="Marzari-Vanderbilt cold smearing width (paper: 0.01 Ry)"
     )
     vacuum_A: float = Field(
-        6.0, gt=0, description="vacuum added around non-periodic structures (Å)"
+        6.0, gt=0, description="vacuum added on each side of a non-periodic structure along "
+        "every non-periodic direction (Å; ASE's center(vacuum=...), so periodic images are "
+        "twice this apart).  Paper IV.B: a 25 Å vacuum along each non-periodic direction, "
+        "read as the gap between images, i.e. 12.5 here"
     )
     setup_dir: str = Field(
         "~/.cache/petmad/gpaw-setups",
@@ -79,17 +109,68 @@ class GpawSettings(Strict):
     )
 
 
+# Energy units a labels file may state, with their value in eV (ase.units' CODATA values).
+ENERGY_UNITS_EV = {
+    "eV": 1.0,
+    "meV": 1e-3,
+    "Hartree": 27.211386245988,
+    "Rydberg": 13.605693122994,
+    "kcal/mol": 0.0433641043,
+    "kJ/mol": 0.0103642697,
+}
+EnergyUnit = Literal["eV", "meV", "Hartree", "Rydberg", "kcal/mol", "kJ/mol"]
+LABEL_PLACEHOLDERS = ("{dataset}", "{split}")
+
+
 class FileSettings(Strict):
+    """Labels you already have: one extxyz file per dataset, or the pre-split
+    train/val/test files that published sets (MAD, the paper's case-study sets) come as."""
+
     path: str | None = Field(
         None,
-        description="labeled extxyz per dataset, with a '{dataset}' placeholder "
-        "(e.g. 'labels/{dataset}.extxyz'; dataset is 'mad' or a system name)",
+        description="labeled extxyz per dataset, with a '{dataset}' placeholder ('mad' or a "
+        "system name), e.g. 'labels/{dataset}.extxyz'; add a '{split}' placeholder "
+        "(train, val, test) for pre-split files, e.g. 'labels/{dataset}/{split}.extxyz', "
+        "whose split is then kept as it is",
     )
-    energy_key: str = Field("energy", description="info key of the total energy (eV)")
-    forces_key: str = Field("forces", description="arrays key of the forces (eV/Å)")
+    energy_key: str = Field("energy", description="info key of the total energy")
+    forces_key: str = Field("forces", description="arrays key of the forces")
     stress_key: str | None = Field(
-        "stress", description="info key of the stress (eV/Å³); null when absent"
+        "stress", description="info key of the stress (energy unit per Å³); null when absent"
     )
+    subset_key: str | None = Field(
+        "subset",
+        description="info key naming each structure's subset (MAD's eight subsets feed the "
+        "per-subset accuracy table); structures without it are in subset 'all'",
+    )
+    energy_unit: EnergyUnit = Field(
+        "eV",
+        description="unit of the energies in the file; forces are in this unit per Å and "
+        "stresses per Å³ (positions and cells in Å, as extxyz has them).  A structure whose "
+        "info states another 'energy_unit' is refused",
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _known_placeholders(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        unknown = sorted(set(re.findall(r"{[^}]*}", value)) - set(LABEL_PLACEHOLDERS))
+        if unknown:
+            raise ValueError(f"unknown placeholder(s) {unknown}; allowed: {list(LABEL_PLACEHOLDERS)}")
+        return value
+
+    @property
+    def pre_split(self) -> bool:
+        return self.path is not None and "{split}" in self.path
+
+    def paths(self, dataset: str) -> list[str]:
+        """The labels file(s) of one dataset: one, or train/val/test when pre-split."""
+        assert self.path is not None
+        if self.pre_split:
+            return [self.path.format(dataset=dataset, split=split)
+                    for split in ("train", "val", "test")]
+        return [self.path.format(dataset=dataset)]
 
 
 class ReferenceSettings(Strict):
@@ -106,6 +187,11 @@ class ReferenceSettings(Strict):
                 "e.g. 'labels/{dataset}.extxyz'"
             )
         return self
+
+    @property
+    def computes(self) -> bool:
+        """Whether the engine can compute new structures (the 'file' engine only reads)."""
+        return self.engine != "file"
 
 
 class LabelingSettings(Strict):
@@ -128,12 +214,12 @@ class LabelingSettings(Strict):
 
 
 class MadSettings(Strict):
-    elements: list[str] = Field(
+    elements: list[ChemicalSymbol] = Field(
         default_factory=lambda: list(DEFAULT_MAD_ELEMENTS),
         min_length=1,
         description="chemical symbols the universal dataset covers",
     )
-    counts: dict[str, int] = Field(
+    counts: dict[str, NonNegativeInt] = Field(
         default_factory=lambda: {
             "bulk": 300,
             "rattled": 300,
@@ -144,22 +230,27 @@ class MadSettings(Strict):
             "molcrys": 40,
             "molfrag": 60,
         },
-        description="number of structures generated per subset (before the force filter)",
+        description="structures wanted per subset after labeling and the force and energy "
+        "filters (the paper's counts are the converged, filtered sizes); "
+        "ceil(count × oversampling) are generated and labeled, and the split keeps at "
+        "most this many of those that pass, in generation order",
+    )
+    oversampling: dict[str, Annotated[float, Field(ge=1)]] = Field(
+        default_factory=lambda: {"default": 1.0},
+        description="structures generated per structure wanted, per subset or 'default': "
+        "room for failed calculations and filtered outliers (paper IV.B: > 95 % of the DFT "
+        "calculations converged, about 55 % for MC3D-random).  1.0: what survives of the "
+        "counts is kept, and the set ends up smaller than counts",
+    )
+    vacuum_A: float = Field(
+        6.0, gt=0, description="vacuum on each side of surfaces, 2D layers, clusters and "
+        "molecules along their non-periodic directions (Å); the reference engine may pad "
+        "again (reference.gpaw.vacuum_A).  Paper IV.B: 25 Å between periodic images"
     )
     max_atoms: int = Field(24, ge=2, description="largest structure generated")
     rattle_fraction: float = Field(
         0.2, gt=0, description="σ of the rattled subset, as a fraction of covalent radii"
     )
-
-    @field_validator("elements")
-    @classmethod
-    def _known_symbols(cls, value: list[str]) -> list[str]:
-        from ase.data import atomic_numbers
-
-        unknown = [s for s in value if s not in atomic_numbers or s == "X"]
-        if unknown:
-            raise ValueError(f"unknown chemical symbols {unknown}")
-        return value
 
     @field_validator("counts")
     @classmethod
@@ -167,10 +258,23 @@ class MadSettings(Strict):
         unknown = sorted(set(value) - set(MAD_SUBSETS))
         if unknown:
             raise ValueError(f"unknown subsets {unknown}; allowed: {list(MAD_SUBSETS)}")
-        negative = [k for k, v in value.items() if v < 0]
-        if negative:
-            raise ValueError(f"negative counts for {negative}")
         return value
+
+    @field_validator("oversampling")
+    @classmethod
+    def _known_oversampled_subsets(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(MAD_SUBSETS) - {"default"})
+        if unknown:
+            raise ValueError(f"unknown subsets {unknown}; allowed: {[*MAD_SUBSETS, 'default']}")
+        return value
+
+    def generated_count(self, subset: str) -> int:
+        """Structures generated (and labeled) for ``subset``: its count times its
+        oversampling factor, rounded up."""
+        import math
+
+        factor = self.oversampling.get(subset, self.oversampling.get("default", 1.0))
+        return math.ceil(self.counts.get(subset, 0) * factor - 1e-9)
 
 
 
@@ -184,7 +288,7 @@ DEFAULT_MAD_ELEMENTS = (
 class ThermalSampling(Strict):
     """How per-system configurations are distorted to cover a case study's conditions."""
 
-    temperatures_K: list[float] = Field(
+    temperatures_K: list[PositiveFloat] = Field(
         default_factory=lambda: [300.0, 600.0, 900.0],
         min_length=1,
         description="temperatures whose Einstein-model thermal amplitude rattles atoms",
@@ -205,7 +309,7 @@ class SystemDataSettings(Strict):
 
 
 class LpsData(SystemDataSettings):
-    supercell: tuple[int, int, int] = Field((1, 1, 1), description="repeats of each cell")
+    supercell: Repeats = Field((1, 1, 1), description="repeats of each cell")
     structure_files: dict[Literal["alpha", "beta", "gamma"], str | None] = Field(
         default_factory=lambda: {"alpha": None, "beta": None, "gamma": None},
         description="user CIF per phase; null uses the shipped crystal data "
@@ -221,7 +325,7 @@ class LpsData(SystemDataSettings):
 
 
 class GaasData(SystemDataSettings):
-    supercell: tuple[int, int, int] = Field(
+    supercell: Repeats = Field(
         (2, 2, 2), description="repeats of the 8-atom cubic cell (solid and liquid)"
     )
     interface_cells_z: int = Field(
@@ -237,8 +341,8 @@ class GaasData(SystemDataSettings):
 
 
 class HeaData(SystemDataSettings):
-    supercell: tuple[int, int, int] = Field((2, 2, 2), description="repeats of the fcc cell")
-    slab: tuple[int, int, int] = Field(
+    supercell: Repeats = Field((2, 2, 2), description="repeats of the fcc cell")
+    slab: Repeats = Field(
         (3, 3, 5), description="(111) slab: in-plane repeats and number of layers"
     )
     vacuum_A: float = Field(8.0, gt=0, description="vacuum on each side of the slab")
@@ -250,12 +354,12 @@ class WaterData(SystemDataSettings):
 
 
 class SuccinicData(SystemDataSettings):
-    supercell: tuple[int, int, int] = Field((1, 1, 1), description="repeats of the α cell")
+    supercell: Repeats = Field((1, 1, 1), description="repeats of the α cell")
     include_beta: bool = Field(True, description="also sample the β polymorph")
 
 
 class BtoData(SystemDataSettings):
-    supercell: tuple[int, int, int] = Field(
+    supercell: Repeats = Field(
         (2, 2, 2), description="repeats of the 5-atom perovskite cell"
     )
 
@@ -264,10 +368,10 @@ class DataSettings(Strict):
     split: tuple[float, float, float] = Field(
         (0.8, 0.1, 0.1), description="train/val/test fractions per subset (paper IV.D)"
     )
-    force_filter_eV_A: dict[str, float] = Field(
+    force_filter_eV_A: dict[str, PositiveFloat] = Field(
         default_factory=lambda: {"rattled": 100.0, "randcomp": 100.0, "default": 50.0},
         description="drop structures whose largest force exceeds this, per subset name or "
-        "'default' (paper IV.A: 100 eV/Å for rattled and random-composition, else 50)",
+        "'default' (paper II.A: 100 eV/Å for rattled and random-composition, else 50)",
     )
     energy_filter_eV_per_atom: float | None = Field(
         10.0, gt=0, description="drop structures whose energy a least-squares composition "
@@ -299,8 +403,18 @@ class PetHypers(Strict):
     cutoff: float = Field(4.5, gt=0, description="neighbour cutoff (Å); paper 4.5")
     d_pet: int = Field(64, ge=1, description="edge token size; paper 256")
     d_head: int = Field(64, ge=1, description="output MLP width; paper 512")
-    d_node: int = Field(128, ge=1, description="node feature size")
-    d_feedforward: int = Field(128, ge=1, description="transformer feed-forward width")
+    d_node: int = Field(
+        128, ge=1, description="node feature size (not stated in the paper; the PET of the "
+        "paper had none of its own: its central token is d_pet wide)")
+    d_feedforward: int = Field(
+        128, ge=1, description="transformer feed-forward width (not stated in the paper)")
+    activation: Literal["SiLU", "SwiGLU"] = Field(
+        "SwiGLU", description="activation (metatrain's default SwiGLU has three feed-forward "
+        "matrices; the PET of the paper used SiLU)")
+    featurizer_type: Literal["residual", "feedforward"] = Field(
+        "feedforward", description="readout: 'residual' sums heads over every message-passing "
+        "layer, as the paper's PET did (IV.C); 'feedforward' reads the last layer only "
+        "(metatrain's default)")
     num_heads: int = Field(4, ge=1, description="attention heads; paper 8")
     num_attention_layers: int = Field(
         1, ge=1, description="transformer layers per message-passing layer; paper 2"
@@ -342,8 +456,11 @@ class FinetuneSettings(TrainerSettings):
         "lora", description="LoRA adapters on the attention layers, or all weights"
     )
     rank: int = Field(8, ge=1, description="LoRA rank; paper 8")
-    alpha: float = Field(
-        0.5, gt=0, description="LoRA alpha (update scaled by alpha/rank); paper: scaling 0.5"
+    scaling: float = Field(
+        0.5, gt=0, description="LoRA scaling: the adapters' low-rank update B·A is "
+        "multiplied by this, W x + scaling · B A x, whatever the rank (paper IV.E: 'a "
+        "scaling parameter of 0.5', applied as such by the PET code of the paper).  "
+        "metatrain multiplies by alpha/rank, so the workflow passes it alpha = scaling × rank"
     )
     target_modules: list[str] = Field(
         default_factory=lambda: ["input_linear", "output_linear"],
@@ -363,20 +480,13 @@ class LearningCurveSettings(Strict):
     systems: list[SystemName] = Field(
         default_factory=lambda: ["gaas"], description="systems with learning curves (S10)"
     )
-    fractions: list[float] = Field(
-        default_factory=lambda: [0.25, 0.5], description="training-set fractions (1.0 is "
-        "the main models, always included)"
+    fractions: list[OpenFraction] = Field(
+        default_factory=lambda: [0.25, 0.5], description="training-set fractions in (0, 1) "
+        "(1.0 is the main models, always included)"
     )
     methods: list[Literal["bespoke", "lora", "full"]] = Field(
         default_factory=lambda: ["bespoke", "lora", "full"], description="training scenarios"
     )
-
-    @field_validator("fractions")
-    @classmethod
-    def _fractions(cls, value: list[float]) -> list[float]:
-        if any(not 0 < f < 1 for f in value):
-            raise ValueError(f"fractions must lie in (0, 1), got {value}")
-        return value
 
 
 class TrainingSettings(Strict):
@@ -390,10 +500,12 @@ class TrainingSettings(Strict):
     finetune: FinetuneSettings = FinetuneSettings()
     llpr: LlprSettings = LlprSettings()
     learning_curves: LearningCurveSettings = LearningCurveSettings()
-    external_models: list[Literal["7net-0", "7net-0_22May2024", "7net-l3i5"]] = Field(
+    external_models: list[str] = Field(
         default_factory=lambda: ["7net-0", "7net-l3i5"],
-        description="universal potentials shipped offline, compared in the accuracy "
-        "table (the one used as reference engine is left out)",
+        description="other universal potentials, by name in the model library (the bundled "
+        "SevenNets or a model_library entry), compared in the accuracy table, the dimer "
+        "curves, the relaxations and the speed benchmark (the reference engine's own "
+        "SevenNet is left out)",
     )
     lebedev_order: int = Field(
         9, ge=3, description="Lebedev grid order of the rotational-discrepancy benchmark"
@@ -414,6 +526,40 @@ class TrainingSettings(Strict):
 # --------------------------------------------------------------------------- case studies
 
 
+class StopCriteria(Strict):
+    """Run guards: a simulation that trips one stops with a message naming the step and the
+    cause, keeps its records so far, and its study lists it as stopped, with the reason,
+    instead of averaging it (an unstable model is a result).  Non-finite energies, forces
+    or stresses always stop a run; every guard here can be switched off with null."""
+
+    max_uncertainty_eV_per_atom: float | None = Field(
+        None, gt=0, description="stop when the LLPR energy uncertainty per atom exceeds this "
+        "(a structure outside the model's domain); null = off.  Models without an LLPR "
+        "ensemble (the reference engine) are never stopped by it"
+    )
+    min_distance_A: float | None = Field(
+        0.5, gt=0, description="stop when two atoms come closer than this (collapse)"
+    )
+    max_neighbour_distance_A: float | None = Field(
+        None,
+        gt=0,
+        description="stop when an atom has no neighbour within this distance (atoms flying "
+        "apart); null = off",
+    )
+    max_energy_change_eV_per_atom: float | None = Field(
+        None, gt=0, description="stop when |E - E_start|/N exceeds this (explosion)"
+    )
+
+
+def study_guards(**values: float) -> Any:
+    """A study's ``stop`` field: its default guards, documented once for every study."""
+    return Field(
+        StopCriteria(**values),
+        description="run guards of every simulation of the study (see StopCriteria); set "
+        "max_uncertainty_eV_per_atom to stop runs that leave the model's domain",
+    )
+
+
 class LpsPhase(Strict):
     structure: str | None = Field(
         None,
@@ -421,11 +567,12 @@ class LpsPhase(Strict):
         "(γ, β); α has none offline and starts from β, equilibrated at the α temperatures "
         "(above the β→α transition) and labelled 'α (from β)'",
     )
-    supercell: list[int] = Field(
+    supercell: list[PositiveInt] = Field(
         default_factory=lambda: [1, 1, 1], min_length=3, max_length=3,
         description="repetitions of the conventional cell",
     )
-    temperatures_K: list[float] = Field(..., min_length=1, description="temperature grid")
+    temperatures_K: list[PositiveFloat] = Field(..., min_length=1,
+                                                description="temperature grid")
 
 
 class LpsConductivitySettings(Strict):
@@ -439,7 +586,9 @@ class LpsConductivitySettings(Strict):
         },
         description="phases to simulate, each with its cell and temperatures",
     )
-    timestep_fs: float = Field(2.0, gt=0, description="MD time step (paper: 2 fs)")
+    timestep_fs: float = Field(
+        2.0, gt=0, description="MD time step (the paper states none for Li3PS4; 2 fs, the "
+        "HEA study's step, suits its Li-S dynamics)")
     npt_steps: int = Field(200, ge=1, description="NPT equilibration steps (isotropic, 1 bar)")
     nvt_steps: int = Field(100, ge=1, description="NVT equilibration steps at the mean volume")
     production_steps: int = Field(500, ge=2, description="NVT production steps per trajectory")
@@ -457,13 +606,12 @@ class LpsConductivitySettings(Strict):
         description="Green-Kubo truncation: the current autocorrelation is integrated up to "
         "this lag (past the decay of the correlation, before noise dominates)",
     )
-    blocks: int = Field(
-        3, ge=1, description="blocks per trajectory for the statistical error (at most as "
-        "many as fit two correlation times each)")
     charges: dict[str, float] = Field(
         default_factory=lambda: {"Li": 1.0, "P": 5.0, "S": -2.0},
         description="nominal oxidation numbers used in the charge flux",
     )
+    stop: StopCriteria = study_guards(
+        min_distance_A=0.5, max_energy_change_eV_per_atom=5.0)
     runtime_min: int = Field(120, ge=1, description="cluster runtime request per MD job")
 
 
@@ -491,25 +639,39 @@ class Q4Switching(Strict):
 
 
 class GaasMeltingSettings(Strict):
-    """GaAs melting point by interface pinning (paper II.E, S11.B)."""
+    """GaAs melting point by interface pinning (paper II.E, S11.B).  The protocol takes
+    any crystal: ``crystal`` names the solid, ``q4`` and the pinning keys its order
+    parameter."""
 
-    supercell: list[int] = Field(
+    crystal: str = Field(
+        "gaas", description="the solid: a shipped crystal (petmad/data/crystals.py; 'gaas' "
+        "is the 8-atom zincblende cell) or an ASE-readable file of a periodic cell whose "
+        "third vector is the interface normal")
+    supercell: list[PositiveInt] = Field(
         default_factory=lambda: [2, 2, 8], min_length=3, max_length=3,
-        description="repetitions of the 8-atom zincblende cell; the last (z) is the long "
-        "axis normal to the interface (paper: 3x3x16, 1152 atoms, 17x17x90 Å)",
+        description="repetitions of the crystal's cell; the last (z) is the long axis normal "
+        "to the interface (paper: 3x3x16 zincblende cells, 1152 atoms, 17x17x90 Å)",
     )
-    bulk_supercell: list[int] = Field(
+    bulk_supercell: list[PositiveInt] = Field(
         default_factory=lambda: [2, 2, 2], min_length=3, max_length=3,
         description="cell of the bulk solid and liquid runs giving the Q4 references",
     )
-    temperatures_K: list[float] = Field(
+    temperatures_K: list[PositiveFloat] = Field(
         default_factory=lambda: [1000.0, 1150.0, 1300.0], min_length=2,
         description="pinning temperatures (paper: 950-1200 K every 50 K)",
     )
     timestep_fs: float = Field(4.0, gt=0, description="MD time step (paper: 4 fs)")
     relax_steps: int = Field(50, ge=0, description="FIRE steps relaxing the supercell and cell")
     melt_temperature_K: float = Field(2500.0, gt=0, description="temperature melting half the box")
-    melt_steps: int = Field(300, ge=1, description="NVT steps melting the upper half")
+    melt_steps: int = Field(
+        300, ge=1, description="NPT steps melting the upper half, the lower half held fixed, "
+        "the cell free along z at 1 bar (paper S11.B: 'partially melted with NPT MD'); also "
+        "the NVT steps melting the bulk liquid reference")
+    liquid_min_distance: float = Field(
+        0.8, gt=0, description="random packings of liquid starts (the melting half, the "
+        "bulk liquid) keep every pair at least this fraction of the sum of covalent radii "
+        "apart (lower it for loosely bound liquids, e.g. noble gases, raise it to avoid "
+        "collisions on the first step)")
     reference_steps: int = Field(200, ge=2, description="steps of each bulk reference run")
     pinning_steps: int = Field(300, ge=2, description="pinned NPT steps per temperature (paper: 1 ns)")
     equilibration_fraction: float = Field(
@@ -519,15 +681,19 @@ class GaasMeltingSettings(Strict):
     kappa_eV: float = Field(
         200.0, gt=0, description="pinning spring constant k (eV; s is dimensionless)"
     )
-    target: float = Field(0.5, description="pinning target s̄ (paper: 1/2)")
+    target: float = Field(0.5, gt=0, lt=1, description="pinning target s̄ between liquid "
+                          "(0) and solid (1) (paper: 1/2)")
     # First shell only: Ga-As at 2.45 Å counts, the second shell at 4.0 Å lies beyond.
     q4: Q4Switching = Field(
         default_factory=lambda: Q4Switching(cutoff_A=3.5),
         description="Q4 neighbour weights (first-shell Ga-As neighbours)",
     )
     min_order_contrast: float = Field(
-        0.05, gt=0, description="smallest q_solid - q_liquid accepted; below it the "
-        "normalisation of s is meaningless and the point is reported as failed")
+        0.05, gt=0, description="smallest |q_solid - q_liquid| accepted (either phase may have "
+        "the larger Q4); below it the normalisation of s is meaningless and the point is "
+        "reported as failed")
+    stop: StopCriteria = study_guards(
+        min_distance_A=0.8, max_energy_change_eV_per_atom=5.0)
     runtime_min: int = Field(240, ge=1, description="cluster runtime request per MD job")
 
 
@@ -535,7 +701,7 @@ class HeaSegregationSettings(Strict):
     """CoCrFeMnNi (111) surface segregation by REMD with Monte Carlo swaps (paper II.F,
     S11.C)."""
 
-    slab: list[int] = Field(
+    slab: list[PositiveInt] = Field(
         default_factory=lambda: [3, 3, 6], min_length=3, max_length=3,
         description="fcc(111) slab: in-plane repeats and number of layers (paper: 7x7x11, "
         "539 atoms)",
@@ -543,7 +709,7 @@ class HeaSegregationSettings(Strict):
     vacuum_A: float = Field(
         10.0, gt=0, description="vacuum on each side; the cell is periodic along z too, so "
         "the in-plane barostat sees a stress, and the gap (twice this) exceeds any cutoff")
-    temperature_range_K: list[float] = Field(
+    temperature_range_K: list[PositiveFloat] = Field(
         default_factory=lambda: [640.0, 1250.0], min_length=2, max_length=2,
         description="lowest and highest replica temperature (paper: 500-1200 K; the "
         "default's 4-point grid is 640, 800, 1000, 1250 K)",
@@ -571,7 +737,10 @@ class HeaSegregationSettings(Strict):
         "Eq. 6: 10 Å)")
     equilibration_fraction: float = Field(
         0.5, ge=0, lt=1, description="leading share of the run left out of the averages")
-    blocks: int = Field(5, ge=2, description="blocks for the statistical error of Γ")
+    # An atom with no neighbour within 5 Å has left the slab: the protocol assumes a slab.
+    stop: StopCriteria = study_guards(
+        min_distance_A=1.0, max_neighbour_distance_A=5.0,
+        max_energy_change_eV_per_atom=5.0)
     runtime_min: int = Field(240, ge=1, description="cluster runtime request per REMD job")
 
     @model_validator(mode="after")
@@ -598,7 +767,7 @@ class WaterPimdSettings(Strict):
     n_molecules: int = Field(16, ge=2, description="H2O in the periodic box (paper: 128)")
     density_kg_m3: float = Field(997.1, gt=0, description="box density (paper: 997.1 kg/m³)")
     temperature_K: float = Field(298.0, gt=0, description="temperature (paper: 298 K)")
-    beads: list[int] = Field(
+    beads: list[PositiveInt] = Field(
         default_factory=lambda: [1, 2, 4], min_length=1,
         description="bead numbers P to run; 1 is classical MD (paper: up to 32)")
     timestep_fs: float = Field(0.5, gt=0, description="MD time step (fs)")
@@ -620,7 +789,8 @@ class WaterPimdSettings(Strict):
     rdf_bins: int = Field(120, ge=10, description="RDF histogram bins")
     equilibration_fraction: float = Field(
         0.2, ge=0, lt=1, description="leading share of every run left out of the averages")
-    blocks: int = Field(5, ge=2, description="blocks for statistical errors")
+    stop: StopCriteria = study_guards(
+        min_distance_A=0.5, max_energy_change_eV_per_atom=5.0)
     runtime_min: int = Field(240, ge=1, description="cluster runtime request per MD job")
 
 
@@ -635,7 +805,7 @@ class ShieldingModelSettings(Strict):
     max_radial: int = Field(5, ge=0, description="largest radial index of the GTO basis")
     max_angular: int = Field(4, ge=0, description="largest angular momentum")
     atomic_width_A: float = Field(0.3, gt=0, description="Gaussian width of atomic densities")
-    regularizers: list[float] = Field(
+    regularizers: list[PositiveFloat] = Field(
         default_factory=lambda: [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0],
         min_length=1, description="ridge strengths tried (relative to the mean feature "
         "variance); the best by 5-fold cross-validation on the training set is kept")
@@ -666,9 +836,10 @@ class SuccinicNmrSettings(Strict):
     """Quantum nuclear effects on 1H shieldings of α-succinic acid (paper II.H, S10.F,
     S11.E)."""
 
-    supercell: list[int] = Field(
+    supercell: list[PositiveInt] = Field(
         default_factory=lambda: [1, 1, 1], min_length=3, max_length=3,
-        description="repeats of the 28-atom α cell (paper: 336-atom supercell)")
+        description="repeats of the 28-atom α cell (the paper follows Ref. 59's protocol, "
+        "whose cell has 336 atoms, 12 cells; it states no size of its own)")
     temperature_K: float = Field(300.0, gt=0, description="MD and PIMD temperature")
     beads: int = Field(4, ge=2, description="beads of the path-integral runs")
     timestep_fs: float = Field(0.5, gt=0, description="MD time step")
@@ -679,7 +850,6 @@ class SuccinicNmrSettings(Strict):
     record_stride: int = Field(10, ge=1, description="steps between saved frames")
     equilibration_fraction: float = Field(
         0.2, ge=0, lt=1, description="leading share of the sampling left out")
-    blocks: int = Field(5, ge=2, description="blocks for the error of the mean shielding")
     reference_set: str = Field(
         "shipped", description="labelled shieldings the model is trained on: 'shipped' (the "
         "project's GIAO set, see petmad/shielding/data/README.md), 'computed' (made by the "
@@ -688,6 +858,8 @@ class SuccinicNmrSettings(Strict):
         "GIPAW values")
     reference: ShieldingReferenceSettings = ShieldingReferenceSettings()
     shielding_model: ShieldingModelSettings = ShieldingModelSettings()
+    stop: StopCriteria = study_guards(
+        min_distance_A=0.6, max_energy_change_eV_per_atom=5.0)
     runtime_min: int = Field(240, ge=1, description="cluster runtime request per MD job")
 
 
@@ -720,7 +892,7 @@ class DipoleModelSettings(Strict):
     max_radial: int = Field(4, ge=0, description="largest radial index of the GTO basis")
     max_angular: int = Field(3, ge=1, description="largest angular momentum of the density")
     atomic_width_A: float = Field(0.5, gt=0, description="Gaussian width of atomic densities")
-    regularizers: list[float] = Field(
+    regularizers: list[PositiveFloat] = Field(
         default_factory=lambda: [1e-8, 1e-6, 1e-4, 1e-3, 1e-2, 1e-1, 1.0],
         min_length=1, description="ridge strengths tried (relative to the mean feature "
         "power); the best by k-fold cross-validation over training structures is kept")
@@ -752,13 +924,13 @@ class PhaseLandscapeSettings(Strict):
 class BtoDielectricSettings(Strict):
     """BaTiO3 phases and dielectric response (paper II.I, S11.F)."""
 
-    supercell: list[int] = Field(
+    supercell: list[PositiveInt] = Field(
         default_factory=lambda: [2, 2, 2], min_length=3, max_length=3,
         description="repeats of the 5-atom pseudo-cubic cell (paper: 4 × 4 × 4, 320 atoms)")
     start_phase: Literal["rhombohedral", "orthorhombic", "tetragonal", "cubic"] = Field(
         "rhombohedral", description="every temperature starts from this phase's shipped "
         "structure (the ground state: runs above a transition leave it)")
-    temperatures_K: list[float] = Field(
+    temperatures_K: list[PositiveFloat] = Field(
         default_factory=lambda: [40.0, 100.0, 160.0, 220.0, 280.0, 340.0, 400.0],
         min_length=2, description="temperature grid (paper: 40-400 K)")
     pressure_bar: float = Field(1.0, description="external pressure (paper: ambient)")
@@ -769,13 +941,14 @@ class BtoDielectricSettings(Strict):
     equilibration_steps: int = Field(200, ge=1, description="NPT steps before sampling")
     steps: int = Field(1000, ge=2, description="NPT sampling steps per temperature")
     record_stride: int = Field(10, ge=1, description="steps between analysed frames")
-    blocks: int = Field(5, ge=2, description="blocks for statistical errors")
     min_population: float = Field(
         0.02, gt=0, lt=0.5, description="a temperature enters the Δμ fit of two phases only "
         "when both hold at least this share of its frames (log of ~0 is noise)")
     born_charges: BornCharges = BornCharges()
     dipole_model: DipoleModelSettings = DipoleModelSettings()
     landscape: PhaseLandscapeSettings = PhaseLandscapeSettings()
+    stop: StopCriteria = study_guards(
+        min_distance_A=0.8, max_energy_change_eV_per_atom=2.0)
     runtime_min: int = Field(240, ge=1, description="cluster runtime request per MD job")
 
     @model_validator(mode="after")
@@ -790,7 +963,7 @@ class DimerSettings(Strict):
     """Homonuclear dimer curves of the universal models against the reference engine
     (paper S5, Fig. S4)."""
 
-    elements: list[str] = Field(
+    elements: list[ChemicalSymbol] = Field(
         default_factory=lambda: ["H", "C", "N", "O", "Si", "Ti", "Fe", "Ga", "As", "Ba"],
         min_length=1, description="elements whose dimers are computed (each must be in "
         "data.mad.elements)")
@@ -860,7 +1033,7 @@ class SpeedSettings(Strict):
     materials: list[Literal["aluminium", "diamond", "water"]] = Field(
         default_factory=lambda: ["aluminium", "diamond", "water"], min_length=1,
         description="fcc Al, diamond C and liquid water: three densities (paper Fig. 3)")
-    sizes: list[int] = Field(
+    sizes: list[PositiveInt] = Field(
         default_factory=lambda: [64, 250, 1000], min_length=1,
         description="target atom counts (the material's unit repeated n × n × n nearest to "
         "each; paper: ~50 to several thousand)")
@@ -907,6 +1080,9 @@ class NcMtsSettings(Strict):
         16, ge=1, description="steps between saved frames (velocities for the per-species "
         "temperatures, positions for g(r) and MSD); a multiple of outer_every")
     rdf_bins: int = Field(80, ge=10, description="O-O g(r) histogram bins")
+    # Broken molecules or an energy blow-up end a run: past that the trajectory means nothing.
+    stop: StopCriteria = study_guards(
+        min_distance_A=0.5, max_energy_change_eV_per_atom=5.0)
     runtime_min: int = Field(240, ge=1, description="cluster runtime request of the job")
 
     @model_validator(mode="after")
@@ -932,24 +1108,114 @@ class StudySettings(Strict):
     nc_mts: NcMtsSettings = NcMtsSettings()
 
 
+# --------------------------------------------------------------------------- model library
+
+MODEL_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.+-]*"
+
+
+class LibraryModel(Strict):
+    """A model the workflow does not train: it runs through every case study and benchmark
+    like the trained ones.  ``petmad/models/registry.py`` turns an entry into a calculator."""
+
+    kind: Literal["metatomic", "sevennet", "chgnet", "ase"] = Field(
+        ..., description="metatomic: an exported model file (e.g. the published PET-MAD from "
+        "upet's save_upet or mtt export), with its LLPR ensemble where it has one; sevennet: "
+        "a SevenNet model shipped in its wheel; chgnet: a CHGNet model shipped in its wheel; "
+        "ase: any ASE calculator made by a factory function")
+    path: str | None = Field(None, description="metatomic: the exported model (.pt)")
+    name: SevenNetName | None = Field(None, description="sevennet: which bundled model")
+    version: Literal["0.3.0", "0.2.0", "r2scan"] | None = Field(
+        None, description="chgnet: which bundled model")
+    factory: str | None = Field(
+        None, description="ase: 'package.module:function' returning an ASE calculator, e.g. "
+        "'mace.calculators:mace_mp'")
+    kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="ase: keyword arguments of the factory (a file "
+        "path among them is read as given, relative to the working directory)")
+    species: list[ChemicalSymbol] | None = Field(
+        None, description="elements the model covers; a case study needing others is "
+        "skipped for this model, with one line when the workflow starts.  Null: read from "
+        "the model where it says (metatomic), else assumed to cover every study")
+
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> "LibraryModel":
+        needed = {"metatomic": "path", "sevennet": "name", "chgnet": "version",
+                  "ase": "factory"}[self.kind]
+        if getattr(self, needed) is None:
+            raise ValueError(f"a '{self.kind}' model needs '{needed}'")
+        if self.kind == "ase" and not re.fullmatch(r"[\w.]+:\w+", self.factory or ""):
+            raise ValueError(f"factory must read 'package.module:function', got {self.factory!r}")
+        return self
+
+
+BUNDLED_LIBRARY = {name: LibraryModel(kind="sevennet", name=name) for name in SEVENNET_MODELS}
+
+
 # --------------------------------------------------------------------------- top level
 
 
 class Config(Strict):
-    seed: int = Field(20250101, description="master seed; every stochastic step derives from it")
+    seed: int = Field(20250101, ge=0, description="master seed; every stochastic step "
+                      "derives from it (numpy takes no negative seeds)")
     device: Literal["cpu", "cuda", "auto"] = Field("cpu", description="torch device")
     systems: list[SystemName] = Field(
         default_factory=lambda: list(SYSTEMS), description="case studies to run"
     )
-    models: list[ModelName] = Field(
+    models: list[str] = Field(
         default_factory=lambda: ["pet-mad", "bespoke", "lora"],
-        description="models each case study runs with",
+        description="models each case study runs with: pet-mad, bespoke, lora (trained "
+        "here), reference (the labeling engine), a bundled SevenNet (7net-0, "
+        "7net-0_22May2024, 7net-l3i5) or a model_library entry",
+    )
+    model_library: dict[str, LibraryModel] = Field(
+        default_factory=dict,
+        description="your own models by name, usable in models and training.external_models, "
+        "e.g. {my-pet-mad: {kind: metatomic, path: pet-mad-v1.pt}, chgnet: {kind: chgnet, "
+        "version: 0.3.0}, mace: {kind: ase, factory: 'mace.calculators:mace_mp', kwargs: "
+        "{model: mace.model}}}",
     )
     reference: ReferenceSettings = ReferenceSettings()
     labeling: LabelingSettings = LabelingSettings()
     data: DataSettings = DataSettings()
     training: TrainingSettings = TrainingSettings()
     studies: StudySettings = StudySettings()
+
+    @property
+    def library(self) -> dict[str, LibraryModel]:
+        """Every model name the library resolves: the bundled SevenNets and model_library."""
+        return {**BUNDLED_LIBRARY, **self.model_library}
+
+    @model_validator(mode="after")
+    def _model_names_resolve(self) -> "Config":
+        for name in self.model_library:
+            if name in MODELS or not re.fullmatch(MODEL_NAME_PATTERN, name):
+                raise ValueError(
+                    f"model_library name {name!r} must differ from {list(MODELS)} and use "
+                    "letters, digits and . _ + - only (it names folders and files)")
+        known = [*MODELS, *self.library]
+        for key, names, allowed in (("models", self.models, known),
+                                    ("training.external_models", self.training.external_models,
+                                     list(self.library))):
+            for index, name in enumerate(names):
+                if name not in allowed:
+                    raise ValueError(f"{key}.{index}: unknown model {name!r}; known: {allowed} "
+                                     "(add your own under model_library)")
+            if len(set(names)) != len(names):
+                raise ValueError(f"{key} names a model twice: {names}")
+        return self
+
+    @model_validator(mode="after")
+    def _labels_from_file_compute_nothing(self) -> "Config":
+        # The 'file' engine reads labels; nothing can ask it for a new calculation.
+        if self.reference.computes:
+            return self
+        if "reference" in self.models:
+            raise ValueError("models lists 'reference', but reference.engine 'file' only reads "
+                             "labels and cannot run a simulation")
+        if self.studies.succinic_nmr.reference_set == "computed":
+            raise ValueError("studies.succinic_nmr.reference_set 'computed' needs a reference "
+                             "engine that computes; reference.engine 'file' only reads labels")
+        return self
 
     @model_validator(mode="after")
     def _universal_set_covers_systems(self) -> "Config":
@@ -1004,10 +1270,53 @@ def validate_config(raw: dict[str, Any]) -> Config:
             if error["type"] == "extra_forbidden":
                 problems.append(f"config key '{_key_path(error['loc'])}' is not known")
             else:
-                problems.append(
-                    f"config key '{_key_path(error['loc'])}': {error['msg']}{shown}"
-                )
+                message = error["msg"].removeprefix("Value error, ")  # pydantic's prefix
+                if not error["loc"]:  # a check across sections names its own keys
+                    problems.append(message)
+                    continue
+                problems.append(f"config key '{_key_path(error['loc'])}': {message}{shown}")
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+
+
+def user_files(config: Config) -> dict[str, str]:
+    """The files a configuration names for the systems it runs (structures, a shielding
+    set), by key path; relative paths are relative to the working directory.  (The base
+    model and the reference engine's label files are checked by their own stages.)"""
+    files: dict[str, str] = {}
+    if "lps" in config.systems:
+        for phase, path in config.data.lps.structure_files.items():
+            if path:
+                files[f"data.lps.structure_files.{phase}"] = path
+        for phase, spec in config.studies.lps_conductivity.phases.items():
+            if spec.structure:
+                files[f"studies.lps_conductivity.phases.{phase}.structure"] = spec.structure
+    crystal = config.studies.gaas_melting.crystal
+    if "gaas" in config.systems and not _shipped_crystal(crystal):
+        files["studies.gaas_melting.crystal"] = crystal
+    choice = config.studies.succinic_nmr.reference_set
+    if "succinic" in config.systems and choice not in ("shipped", "computed"):
+        files["studies.succinic_nmr.reference_set"] = choice
+    for name in dict.fromkeys([*config.models, *config.training.external_models]):
+        entry = config.model_library.get(name)
+        if entry is not None and entry.kind == "metatomic":
+            files[f"model_library.{name}.path"] = entry.path
+    return files
+
+
+def _shipped_crystal(name: str) -> bool:
+    from petmad.data.crystals import SHIPPED_CRYSTALS
+
+    return name in SHIPPED_CRYSTALS
+
+
+def check_user_files(config: Config) -> None:
+    """Raise :class:`ConfigError` naming the key of the first file that does not exist:
+    before any job runs, since a job whose output exists would never look for it."""
+    from pathlib import Path
+
+    for key, path in user_files(config).items():
+        if not Path(path).expanduser().is_file():
+            raise ConfigError(f"config key '{key}': file '{path}' does not exist")
 
 
 def json_schema() -> str:

@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -19,23 +20,86 @@ class StructureFileError(ValueError):
     """A structure file is missing or malformed."""
 
 
+class UnreadableFileError(ValueError):
+    """An input file exists but cannot be read as what it should be (a corrupt model)."""
+
+
+class OutputError(OSError):
+    """An output cannot be written (no permission, disk full); the message names it."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (torch's run to dozens of lines)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+@contextlib.contextmanager
+def reading(path: str | Path, what: str) -> Iterator[None]:
+    """Turn any failure of the block that reads ``path`` into one
+    :class:`UnreadableFileError` naming the file: the libraries that load models and
+    checkpoints (torch, metatomic) raise errors that do not say which file they read."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise
+    except Exception as exc:
+        raise UnreadableFileError(f"{what} '{path}' cannot be read: {first_line(exc)}") from exc
+
+
+def _temporary_names(path: Path) -> re.Pattern:
+    # mkstemp's random part is 8 characters of [a-z0-9_]
+    return re.compile(rf"\.{re.escape(path.stem)}\.tmp\.[a-z0-9_]{{8}}{re.escape(path.suffix)}")
+
+
+def sweep_temporaries(path: str | Path) -> None:
+    """Remove what a killed :func:`atomic_path` left beside ``path`` (a kill -9 runs no
+    clean-up): its temporary files, full size or empty."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return
+    pattern = _temporary_names(path)
+    for stale in path.parent.iterdir():
+        if pattern.fullmatch(stale.name):
+            stale.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it into place only if the block succeeds.
 
-    A kill or an exception leaves no half-written ``path`` behind.  The temporary name
+    An exception leaves no half-written ``path`` and no temporary file behind; the
+    temporaries of a killed process are swept here on the next write.  The temporary name
     keeps the suffix, so writers that infer the format from it (matplotlib) still work.
+    Failing to write (permission, disk space) raises :class:`OutputError` naming ``path``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.tmp.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sweep_temporaries(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.tmp.", suffix=path.suffix,
+                                   dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise _output_error(path, exc) from exc
     try:
         yield Path(tmp)
         os.replace(tmp, path)
+    except OSError as exc:
+        # Only failures on the temporary or the target are the output's: an input the
+        # block could not read keeps its own error.
+        if getattr(exc, "filename", None) in (None, tmp, str(path)):
+            raise _output_error(path, exc) from exc
+        raise
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _output_error(path: Path, exc: OSError) -> OutputError:
+    error = OutputError(f"cannot write '{path}': {exc.strerror or exc}")
+    error.errno = exc.errno
+    return error
 
 
 def write_extxyz(path: str | Path, frames: list[Atoms]) -> None:
@@ -124,3 +188,22 @@ class RowLog:
             handle.write(json.dumps({"key": self._key(key), "row": row}) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
+
+
+def remembered(cache: str | Path, path: str | Path, compute: Any, *context: Any) -> Any:
+    """``compute()``, remembered in the JSON file ``cache`` under the identity of ``path``
+    (resolved path, size, modification time) and ``context``: checks the workflow makes on
+    user files when it starts cost nothing on a rerun with nothing changed.  Only a value
+    that ``compute`` returns is remembered; an exception propagates and is retried next time."""
+    path, cache = Path(path), Path(cache)
+    stat = path.stat()
+    key = digest(str(path.resolve()), stat.st_size, stat.st_mtime_ns, *context)
+    try:
+        known = read_json(cache)
+    except (OSError, ValueError):
+        known = {}
+    if key not in known:
+        known[key] = compute()
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        write_json(cache, known)
+    return known[key]

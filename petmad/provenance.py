@@ -173,8 +173,14 @@ def recorded_result(path: str | Path, extra: dict[str, Any] | None = None) -> It
     only a block that succeeds moves them into place (the table first), so a kill or an
     exception leaves neither; a kill between the two moves leaves the new table with the
     previous record or none, which ``python -m petmad.provenance`` reports (the ``sha256``
-    differs)."""
+    differs) and the next write mends.  The record of a table that is gone (Snakemake
+    deletes a job's outputs before running it) describes nothing and is removed first, so
+    a failed write leaves no record without its table."""
     path = Path(path)
+    if not path.exists():
+        # (a directory that cannot be written fails below, naming the output)
+        with contextlib.suppress(OSError):
+            sidecar_path(path).unlink(missing_ok=True)
     with atomic_path(sidecar_path(path)) as sidecar, atomic_path(path) as tmp:
         yield tmp
         record = provenance({"file": path.name, "sha256": digest(tmp), **(extra or {})})

@@ -66,7 +66,7 @@ rule bto_md:
     params:
         settings=as_json(CFG.studies.bto_dielectric),
         reference=as_json(CFG.reference),
-        model_file=lambda w, input: f"--model-file {input.model}" if input.model else "",
+        model_file=model_arguments,
         seed=lambda w: CFG.seed + 6089 * int(float(w.temperature)),
         device=CFG.device,
     log:

@@ -3,13 +3,25 @@
 import json
 import os
 import re
+import shlex
 import sys
 from pathlib import Path
 
 sys.path.insert(0, workflow.basedir)
 
 from petmad import campaign
-from petmad.config import ConfigError, SYSTEMS, dataset_settings, validate_config
+from petmad.config import (
+    MODELS,
+    SYSTEMS,
+    ConfigError,
+    check_user_files,
+    dataset_settings,
+    validate_config,
+)
+from petmad.io import UnreadableFileError
+from petmad.models import registry
+from petmad.models.training import ModelError
+from petmad.reference.engines import LabelFileError
 from petmad.provenance import ENVIRONMENT_VARIABLE, workflow_facts
 
 try:
@@ -18,8 +30,30 @@ except ConfigError as exc:
     # One line naming the key path, before any job is scheduled.
     sys.exit(f"petmad-bench: {exc}")
 
-if CFG.training.base_model and not Path(CFG.training.base_model).is_file():
-    sys.exit(f"petmad-bench: training.base_model '{CFG.training.base_model}' does not exist")
+DATASETS = ["mad", *CFG.systems]
+# Checks on user-supplied files, when the workflow starts.  A file the configuration names
+# must exist before anything is planned (for a job whose output exists Snakemake never
+# looks at its inputs, so a missing one would pass unseen), and a job that would replace
+# files in data/ or models/ deletes them before it runs, so a bad labels file or base model
+# must stop us before that.  Passed checks are remembered (by path, size and modification
+# time) in .snakemake/petmad/.
+try:
+    check_user_files(CFG)
+    if CFG.reference.engine == "file":
+        from petmad.reference import make_engine
+        from petmad.reference.labeling import check_label_files
+
+        check_label_files(make_engine(CFG.reference),
+                          [path for d in DATASETS for path in CFG.reference.file.paths(d)],
+                          cache=".snakemake/petmad/label-files.json")
+    if CFG.training.base_model:
+        from petmad.models.training import check_base_model
+
+        check_base_model(CFG.training.base_model, cache=".snakemake/petmad/base-model.json")
+    # A model lacking a species a study needs is left out of that study, with one line.
+    registry.say_refused_studies(CFG)
+except (ConfigError, LabelFileError, ModelError, UnreadableFileError) as exc:
+    sys.exit(f"petmad-bench: {exc}")
 
 # Jobs run `python -m petmad ...`: put the interpreter running Snakemake first on PATH
 # (a virtual environment need not be activated) and the project on PYTHONPATH.  With
@@ -37,7 +71,6 @@ prepend_search_path("PYTHONPATH", workflow.basedir)
 PROVENANCE = workflow_facts(CFG)
 os.environ[ENVIRONMENT_VARIABLE] = json.dumps(PROVENANCE, sort_keys=True)
 CONDA_ENV = "../envs/petmad.yaml"
-DATASETS = ["mad", *CFG.systems]
 
 
 wildcard_constraints:
@@ -45,33 +78,59 @@ wildcard_constraints:
     system="|".join(SYSTEMS),
     method="bespoke|lora|full",
     fraction=r"[0-9.]+",
-    external=r"7net[-_A-Za-z0-9]+",
-    model="pet-mad|bespoke|lora|reference",
+    external="|".join(re.escape(name) for name in CFG.library),
+    model="|".join(re.escape(name) for name in [*MODELS, *CFG.library]),
     phase="alpha|beta|gamma",
     temperature=r"[0-9.]+",
     beads=r"[0-9]+",
     sampling="md|pimd",
 
 
-def as_json(section):
+def json_text(section):
     """A config section as compact JSON for a command line (Snakemake reruns a job when
     its params change, so each rule gets exactly the section it uses)."""
     return json.dumps(section.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
 
 
+def as_json(section):
+    """:func:`json_text` as a params function.  Snakemake expands wildcards in string
+    params, and a user's text may hold a literal '{name}' (the 'file' engine's
+    'labels/{dataset}.extxyz'); a function's value is passed on as it is."""
+    text = json_text(section)
+    return lambda wildcards: text
+
+
 def model_file(model, system):
-    """The exported model a case study runs with ([] for the reference engine itself)."""
-    if model == "reference":
-        return []
-    if model == "pet-mad":
-        return "models/pet-mad.pt"
-    return f"models/{system}/{model}.pt"
+    """The files a job running ``model`` needs: a trained PET's export, a metatomic library
+    entry's file, nothing for the reference engine and the other library models."""
+    return registry.model_inputs(CFG, model, system)
+
+
+def model_arguments(wildcards, input):
+    """How a job is told which model it runs, beside --model NAME: the exported file, and
+    the library entry of a library model."""
+    words = [f"--model-file {shlex.quote(str(input.model))}"] if input.model else []
+    entry = registry.library_entry(CFG, wildcards.model)
+    if entry is not None:
+        words.append(f"--library-entry {shlex.quote(registry.entry_json(entry))}")
+    return " ".join(words)
+
+
+def library_source(wildcards):
+    """What a benchmark job loads for the library model {external}: a file or an entry."""
+    return registry.calculator_source(registry.library_entry(CFG, wildcards.external))
+
+
+def study_models(system):
+    """The case-study models that cover the species of ``system`` (the others are refused
+    with one line when the workflow starts)."""
+    return registry.study_models(CFG, system)
 
 
 def labeling_input(wildcards):
-    """Structures to compute, or the user's labeled file when the engine is 'file'."""
+    """Structures to compute, or the user's labels file(s) when the engine is 'file'."""
     if CFG.reference.engine == "file":
-        return CFG.reference.file.path.format(dataset=wildcards.dataset)
+        return CFG.reference.file.paths(wildcards.dataset)
     return f"data/{wildcards.dataset}/structures.extxyz"
 
 
@@ -88,7 +147,7 @@ PHONON_MODELS = campaign.phonon_models(CFG)
 
 
 def speed_models():
-    """Name -> exported file (or SevenNet name) of every model the speed benchmark times:
+    """Name -> exported file (or library entry) of every model the speed benchmark times:
     pet-mad, the LoRA model of the first system (LoRA adds adapters, hence cost) and the
     other universal potentials."""
     def where(name):
@@ -96,7 +155,7 @@ def speed_models():
             return "models/pet-mad.pt"
         if name.startswith("lora-"):
             return f"models/{name.removeprefix('lora-')}/lora.pt"
-        return name
+        return registry.calculator_source(registry.library_entry(CFG, name))
 
     return {name: where(name) for name in campaign.speed_models(CFG)}
 
@@ -106,7 +165,8 @@ def speed_model_files(wildcards):
 
 
 def speed_model_arguments(wildcards):
-    return " ".join(f"--model {name}={path}" for name, path in speed_models().items())
+    return " ".join(f"--model {shlex.quote(f'{name}={where}')}"
+                    for name, where in speed_models().items())
 
 
 def model_resources(wildcards, threads):
@@ -143,7 +203,7 @@ def training_json(*sections):
 def lps_points():
     """(model, phase, temperature) of every Li3PS4 conductivity run."""
     return [(model, phase, f"{temperature:g}")
-            for model in CFG.models
+            for model in study_models("lps")
             for phase, spec in CFG.studies.lps_conductivity.phases.items()
             for temperature in spec.temperatures_K]
 
@@ -156,20 +216,24 @@ def lps_structure_input(wildcards):
 
 def gaas_points():
     """(model, temperature) of every pinned GaAs interface run."""
-    return [(model, f"{temperature:g}") for model in CFG.models
+    return [(model, f"{temperature:g}") for model in study_models("gaas")
             for temperature in CFG.studies.gaas_melting.temperatures_K]
 
 
 def water_points():
     """(model, beads) of every liquid-water run."""
-    return [(model, beads) for model in CFG.models for beads in CFG.studies.water_pimd.beads]
+    return [(model, beads) for model in study_models("water")
+            for beads in CFG.studies.water_pimd.beads]
 
 
 def shielding_reference_set():
     """The labelled shieldings the NMR shielding model trains on (see studies.succinic_nmr)."""
     choice = CFG.studies.succinic_nmr.reference_set
     if choice == "shipped":
-        return os.path.join(workflow.basedir, "petmad/shielding/data/succinic_alpha_giao.extxyz")
+        # Relative to the working directory, as Snakemake records input paths: a project
+        # copied or moved with its runs then replans nothing.
+        shipped = Path(workflow.basedir, "petmad/shielding/data/succinic_alpha_giao.extxyz")
+        return os.path.relpath(shipped)
     if choice == "computed":
         return "data/succinic_nmr/reference.extxyz"
     return choice
@@ -177,5 +241,5 @@ def shielding_reference_set():
 
 def bto_points():
     """(model, temperature) of every BaTiO3 NPT run."""
-    return [(model, f"{temperature:g}") for model in CFG.models
+    return [(model, f"{temperature:g}") for model in study_models("bto")
             for temperature in CFG.studies.bto_dielectric.temperatures_K]

@@ -7,7 +7,7 @@ rule build_structures:
     output:
         "data/{dataset}/structures.extxyz",
     params:
-        settings=lambda w: as_json(dataset_settings(CFG.data, w.dataset)),
+        settings=lambda w: json_text(dataset_settings(CFG.data, w.dataset)),
         seed=CFG.seed,
     log:
         "logs/build_structures/{dataset}.log",
@@ -70,6 +70,13 @@ rule split:
             if CFG.data.energy_filter_eV_per_atom
             else ""
         ),
+        # MAD's counts are the sizes wanted after the filters (generated with room to spare;
+        # data.mad.oversampling); labels read from files are all kept.
+        max_per_subset=lambda w: (
+            f"--max-per-subset '{json.dumps(CFG.data.mad.counts, sort_keys=True)}'"
+            if w.dataset == "mad" and CFG.reference.computes
+            else ""
+        ),
         seed=CFG.seed,
     log:
         "logs/split/{dataset}.log",
@@ -85,7 +92,7 @@ rule split:
         "python -m petmad split --input {input} "
         "--outputs {output.train} {output.val} {output.test} --report {output.report} "
         "--fractions {params.fractions} --force-filter {params.force_filter:q} "
-        "{params.energy_filter} "
+        "{params.energy_filter} {params.max_per_subset} "
         "--seed {params.seed} > {log} 2>&1"
 
 

@@ -11,7 +11,7 @@ rule gaas_interface:
     params:
         settings=as_json(CFG.studies.gaas_melting),
         reference=as_json(CFG.reference),
-        model_file=lambda w, input: f"--model-file {input.model}" if input.model else "",
+        model_file=model_arguments,
         seed=CFG.seed,
         device=CFG.device,
     log:
@@ -43,7 +43,7 @@ rule gaas_pinning:
     params:
         settings=as_json(CFG.studies.gaas_melting),
         reference=as_json(CFG.reference),
-        model_file=lambda w, input: f"--model-file {input.model}" if input.model else "",
+        model_file=model_arguments,
         seed=lambda w: CFG.seed + 104729 + int(float(w.temperature)),
         device=CFG.device,
     log:

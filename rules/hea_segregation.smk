@@ -11,7 +11,7 @@ rule hea_remd:
     params:
         settings=as_json(CFG.studies.hea_segregation),
         reference=as_json(CFG.reference),
-        model_file=lambda w, input: f"--model-file {input.model}" if input.model else "",
+        model_file=model_arguments,
         # One seed for every model: they all start from the same random slab.
         seed=CFG.seed + 7919,
         device=CFG.device,
@@ -37,7 +37,7 @@ rule hea_segregation:
     message:
         "Gibbs surface excess of CoCrFeMnNi(111) per model"
     input:
-        expand("runs/hea/{model}/status.json", model=CFG.models),
+        expand("runs/hea/{model}/status.json", model=study_models("hea")),
     output:
         figure=report("results/hea_segregation.pdf", caption="../report/hea_segregation.rst",
                       category="Case studies"),

@@ -11,7 +11,7 @@ rule lps_md:
     params:
         settings=as_json(CFG.studies.lps_conductivity),
         reference=as_json(CFG.reference),
-        model_file=lambda w, input: f"--model-file {input.model}" if input.model else "",
+        model_file=model_arguments,
         seed=lambda w: CFG.seed + 7919 * int(float(w.temperature)),
         device=CFG.device,
     log:

@@ -183,8 +183,11 @@ rule evaluate_external_model:
         "Predicting every test set with {wildcards.external}"
     input:
         data=expand("data/{dataset}/test.extxyz", dataset=DATASETS),
+        model=lambda w: model_file(w.external, None),
     output:
         expand("models/eval/external/{{external}}/{dataset}.npz", dataset=DATASETS),
+    params:
+        model=library_source,
     log:
         "logs/evaluate_external_model/{external}.log",
     benchmark:
@@ -196,7 +199,7 @@ rule evaluate_external_model:
         mem_mb=4000,
         runtime=60,
     shell:
-        "python -m petmad evaluate --model {wildcards.external} --data {input.data} "
+        "python -m petmad evaluate --model {params.model:q} --data {input.data} "
         "--outputs {output} --threads {threads} > {log} 2>&1"
 
 

@@ -66,7 +66,7 @@ rule succinic_relax:
     params:
         settings=as_json(CFG.studies.succinic_nmr),
         reference=as_json(CFG.reference),
-        model_file=lambda w, input: f"--model-file {input.model}" if input.model else "",
+        model_file=model_arguments,
         device=CFG.device,
     log:
         "logs/succinic_relax/{model}.log",
@@ -97,7 +97,7 @@ rule succinic_md:
     params:
         settings=as_json(CFG.studies.succinic_nmr),
         reference=as_json(CFG.reference),
-        model_file=lambda w, input: f"--model-file {input.model}" if input.model else "",
+        model_file=model_arguments,
         seed=lambda w: CFG.seed + 49979687 + (w.sampling == "pimd"),
         device=CFG.device,
     log:
@@ -123,7 +123,7 @@ rule succinic_nmr:
     message:
         "1H shielding distributions, classical vs path-integral, per model"
     input:
-        runs=expand("runs/succinic/{model}/{sampling}/status.json", model=CFG.models,
+        runs=expand("runs/succinic/{model}/{sampling}/status.json", model=study_models("succinic"),
                     sampling=["md", "pimd"]),
         model="models/succinic/shielding.npz",
         test="models/succinic/shielding_test.csv",

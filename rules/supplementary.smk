@@ -5,7 +5,7 @@ rule dimer_curves:
     message:
         "Homonuclear dimer curves with {wildcards.model}"
     input:
-        model=lambda w: model_file(w.model, None) if w.model == "pet-mad" else [],
+        model=lambda w: model_file(w.model, None),
     output:
         "runs/dimers/{model}.csv",
     wildcard_constraints:
@@ -13,7 +13,7 @@ rule dimer_curves:
     params:
         settings=as_json(CFG.studies.dimers),
         reference=as_json(CFG.reference),
-        model_file=lambda w, input: f"--model-file {input.model}" if input.model else "",
+        model_file=model_arguments,
         device=CFG.device,
     log:
         "logs/dimer_curves/{model}.log",
@@ -62,14 +62,14 @@ rule relaxation_runs:
     message:
         "Relaxing perturbed crystals with {wildcards.model}"
     input:
-        model=lambda w: model_file(w.model, None) if w.model == "pet-mad" else [],
+        model=lambda w: model_file(w.model, None),
     output:
         "runs/relaxations/{model}.csv",
     wildcard_constraints:
         model="|".join(re.escape(m) for m in UNIVERSAL_MODELS),
     params:
         settings=as_json(CFG.studies.relaxations),
-        model_file=lambda w, input: f"--model-file {input.model}" if input.model else "",
+        model_file=model_arguments,
         seed=CFG.seed + 104729,
         device=CFG.device,
     log:
@@ -127,7 +127,7 @@ rule phonon_bands:
     params:
         settings=as_json(CFG.studies.phonons),
         reference=as_json(CFG.reference),
-        model_file=lambda w, input: f"--model-file {input.model}" if input.model else "",
+        model_file=model_arguments,
         device=CFG.device,
     log:
         "logs/phonon_bands/{model}.log",

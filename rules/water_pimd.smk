@@ -11,7 +11,7 @@ rule water_equilibration:
     params:
         settings=as_json(CFG.studies.water_pimd),
         reference=as_json(CFG.reference),
-        model_file=lambda w, input: f"--model-file {input.model}" if input.model else "",
+        model_file=model_arguments,
         # One seed for every model: they all start from the same random box.
         seed=CFG.seed + 15485863,
         device=CFG.device,
@@ -44,7 +44,7 @@ rule water_md:
     params:
         settings=as_json(CFG.studies.water_pimd),
         reference=as_json(CFG.reference),
-        model_file=lambda w, input: f"--model-file {input.model}" if input.model else "",
+        model_file=model_arguments,
         seed=lambda w: CFG.seed + 15485863 + int(w.beads),
         device=CFG.device,
     log:

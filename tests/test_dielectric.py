@@ -65,15 +65,56 @@ def test_parallel_and_perpendicular_projections_are_rotation_invariant():
 def test_summary_uses_the_centrosymmetric_treatment_in_the_cubic_phase():
     rng = np.random.default_rng(2)
     dipoles = rng.normal(size=(4000, 3)) * [1.0, 2.0, 3.0]
-    cubic = dielectric_summary(dipoles, np.full(4000, 400.0), 200.0, cubic=True, n_blocks=5)
+    cubic = dielectric_summary(dipoles, np.full(4000, 400.0), 200.0, cubic=True)
     scale = 1 / (EPSILON_0_E_PER_V_A * 400.0 * BOLTZMANN_EV_K * 200.0)
     assert cubic["eps_iso"] == pytest.approx(1 + scale * 14 / 3, rel=0.05)
     assert cubic["eps_parallel"] == cubic["eps_perpendicular"] == cubic["eps_iso"]
     polar = dielectric_summary(dipoles + [50.0, 0, 0], np.full(4000, 400.0), 200.0,
-                               cubic=False, n_blocks=5)
+                               cubic=False)
     assert polar["eps_parallel"] == pytest.approx(1 + scale * 1.0, rel=0.1)
     assert polar["eps_perpendicular"] == pytest.approx(1 + scale * 6.5, rel=0.1)
     assert 0 < polar["eps_parallel_error"] < 0.1 * polar["eps_parallel"]
+    assert polar["eps_parallel_n_eff"] == pytest.approx(4000, rel=0.2)  # independent frames
+    assert np.isnan(polar["eps_parallel_model_uncertainty"])  # no ensemble given
+    assert polar["converged"] == "yes"
+
+
+def test_epsilon_errors_cover_the_truth_on_correlated_dipoles():
+    """AR(1) dipoles (τ = 10 frames, 2000 frames) with known covariance: ε_iso ± its error
+    covers the exact value 68 % of the time."""
+    from scipy.signal import lfilter
+
+    rng = np.random.default_rng(8)
+    phi, sigma = np.exp(-1 / 10), np.array([1.0, 2.0, 3.0])
+    scale = 1 / (EPSILON_0_E_PER_V_A * 400.0 * BOLTZMANN_EV_K * 200.0)
+    exact = {True: 1 + scale * 14 / 3, False: 1 + scale * 1.0}  # ε_iso cubic, ε_∥ polar
+    hits = {True: [], False: []}
+    for _ in range(200):
+        noise = rng.standard_normal((2000, 3)) * np.sqrt(1 - phi**2)
+        noise[0] /= np.sqrt(1 - phi**2)
+        dipoles = lfilter([1.0], [1.0, -phi], noise, axis=0) * sigma
+        for cubic in (True, False):
+            sample = dipoles if cubic else dipoles + [50.0, 0, 0]
+            summary = dielectric_summary(sample, np.full(2000, 400.0), 200.0, cubic=cubic)
+            name = "eps_iso" if cubic else "eps_parallel"
+            hits[cubic].append(abs(summary[name] - exact[cubic]) < summary[f"{name}_error"])
+    for cubic, values in hits.items():
+        assert 0.60 <= np.mean(values) <= 0.76, (cubic, np.mean(values))
+
+
+def test_epsilon_model_uncertainty_follows_the_members():
+    from analysis.reweighting import ensemble_reweighting
+
+    rng = np.random.default_rng(4)
+    dipoles = rng.normal(size=(3000, 3))
+    # identical members: no model uncertainty; members that tilt M_x: ε_xx spreads
+    flat = ensemble_reweighting(np.zeros((3000, 4)), 200.0)
+    summary = dielectric_summary(dipoles, np.full(3000, 400.0), 200.0, True, flat)
+    assert summary["eps_iso_model_uncertainty"] == pytest.approx(0.0, abs=1e-9)
+    tilt = np.outer(dipoles[:, 0] ** 2, [-1, 0, 1, 2]) * 2e-3
+    summary = dielectric_summary(dipoles, np.full(3000, 400.0), 200.0, True,
+                                 ensemble_reweighting(tilt, 200.0))
+    assert summary["eps_xx_model_uncertainty"] > 10 * summary["eps_yy_model_uncertainty"]
 
 
 # --------------------------------------------------------------------------- Eq. 8

@@ -8,6 +8,7 @@ few that cannot run here are skipped with the reason below.  A command that fits
 these fails the test: adding one to the README means deciding how it is checked.
 """
 
+import os
 import re
 import shlex
 import subprocess
@@ -102,3 +103,30 @@ def test_readme_command(command, tmp_path):
     result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=300,
                             check=False)
     assert result.returncode == 0, f"{kind}: {' '.join(argv)}\n{result.stderr[-2000:]}"
+
+
+def own_road_snippets() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Your own data, checkpoint and model")[1].split("\n## ")[0]
+    return re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)
+
+
+def test_the_readme_shows_every_road():
+    assert len(own_road_snippets()) >= 4
+
+
+@pytest.mark.parametrize("snippet", own_road_snippets(),
+                         ids=[f"snippet{i}" for i in range(len(own_road_snippets()))])
+def test_readme_road_snippet_is_a_valid_config(snippet, tmp_path):
+    """Each config snippet of 'Your own data, checkpoint and model', laid over the smoke
+    preset, passes check-config (the files it names made, empty, where it runs)."""
+    (tmp_path / "snippet.yaml").write_text(snippet)
+    for name in re.findall(r"[\w./-]+\.(?:pt|ckpt)\b", snippet):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).touch()
+    result = subprocess.run(
+        [sys.executable, "-m", "petmad", "check-config", str(ROOT / "config.yaml"),
+         str(ROOT / "presets" / "smoke.yaml"), "snippet.yaml"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, f"{snippet}\n{result.stderr[-2000:]}"

@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 import pytest
-from ase import Atoms
+from ase import Atoms, units
 from ase.build import bulk, molecule
 from ase.calculators.emt import EMT
 
@@ -185,3 +185,44 @@ def test_gpaw_labels_a_tiny_system(tmp_path):
     direct.calc = engine.make_calculator(si)
     assert result.get_potential_energy() == pytest.approx(direct.get_potential_energy(), abs=1e-6)
     assert (tmp_path / "setups" / "Si.PBEsol").exists()
+
+
+def test_file_engine_converts_units_and_reads_the_subset_key(tmp_path):
+    frames = emt_structures(2)
+    labeled = tmp_path / "mine.extxyz"
+    label_structures(frames, EmtEngine(), labeled, progress=False)
+    in_ev = read_extxyz(labeled)
+    in_hartree = []
+    for atoms in in_ev:
+        plain = Atoms(atoms.numbers, atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
+        plain.info.update(E=atoms.get_potential_energy() / units.Hartree, group="bulk")
+        plain.arrays["F"] = atoms.get_forces() / units.Hartree
+        in_hartree.append(plain)
+    write_extxyz(tmp_path / "hartree.extxyz", in_hartree)
+    engine = make_engine({"engine": "file", "file": {
+        "path": "x/{dataset}.extxyz", "energy_key": "E", "forces_key": "F", "stress_key": None,
+        "subset_key": "group", "energy_unit": "Hartree"}})
+    read_back = engine.read_labeled(tmp_path / "hartree.extxyz")
+    for ours, theirs in zip(read_back, in_ev):
+        assert ours.get_potential_energy() == pytest.approx(theirs.get_potential_energy(), rel=1e-6)
+        np.testing.assert_allclose(ours.get_forces(), theirs.get_forces(), atol=1e-6)
+        assert ours.info["subset"] == "bulk"
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda a: a.info.update(energy=float("nan")), r"structure 1: energy \('energy'\) is not finite"),
+    (lambda a: a.info.update(stress=np.array([np.inf, 0, 0, 0, 0, 0])),
+     r"structure 1: stress \('stress'\) is not finite"),
+    (lambda a: a.info.update(energy_unit="kcal/mol"), r"structure 1: states energy_unit 'kcal/mol'"),
+])
+def test_file_engine_refuses_bad_labels_naming_file_structure_and_key(tmp_path, change, message):
+    frames = [Atoms("Cu2", positions=[[0, 0, 0], [1.8, 0, 0]], cell=[4, 4, 4], pbc=True)
+              for _ in range(2)]
+    for atoms in frames:
+        atoms.info.update(energy=-1.0, stress=np.zeros(6))
+        atoms.arrays["forces"] = np.zeros((2, 3))
+    change(frames[1])
+    write_extxyz(tmp_path / "bad.extxyz", frames)
+    engine = make_engine({"engine": "file", "file": {"path": "x/{dataset}.extxyz"}})
+    with pytest.raises(LabelFileError, match="'.*bad.extxyz' " + message):
+        engine.read_labeled(tmp_path / "bad.extxyz")

@@ -21,8 +21,13 @@ from ase.io import read
 from scipy import stats
 
 from analysis.pimd import harmonic_ring_polymer, scaled_coordinates_heat_capacity
-from analysis.statistics import block_average
-from petmad.simulate import DynamicsSettings, PotentialSpec, SimulationStopped, run_dynamics
+from analysis.statistics import mean_error
+from petmad.simulate import (
+    DynamicsSettings,
+    PotentialSpec,
+    SimulationStopped,
+    run_dynamics,
+)
 from petmad.simulate.ipi_input import ForceTerm, RunFiles, render_input
 from petmad.simulate.potentials import Evaluator
 from petmad.simulate.records import read_properties
@@ -131,7 +136,7 @@ def test_thermostat_gives_target_temperature_and_equipartition(tmp_path, thermos
         mask = atoms.symbols == symbol
         per_frame = [np.sum(masses[mask, None] * f.get_velocities()[mask] ** 2)
                      / (3 * mask.sum() * KB) for f in frames]
-        mean, error = block_average(np.array(per_frame), n_blocks=10)
+        mean, error, _ = mean_error(np.array(per_frame))
         # i-PI holds the centre of mass still: 3 constrained degrees of freedom, shared
         # between species by mass, so <T_s> = T (1 - M_s / (M N_s)).
         expected = 60.0 * (1 - masses[mask].sum() / (masses.sum() * mask.sum()))
@@ -156,12 +161,12 @@ def test_pimd_harmonic_kinetic_energy_and_heat_capacity(tmp_path, beads):
     energy, heat_capacity = harmonic_ring_polymer(reduced, beads)
     table = pd.read_csv(tmp_path / "properties.csv").iloc[100:]
     kinetic = table["kinetic_cv_eV" if beads > 1 else "kinetic_eV"].to_numpy()
-    mean, error = block_average(kinetic / (dof * KB * temperature), n_blocks=10)
+    mean, error, _ = mean_error(kinetic / (dof * KB * temperature))
     # Harmonic ring polymer: <K_cv> = <V> = E_P / 2 exactly at every P.
     assert abs(mean - energy / 2) < max(4 * error, 0.03), (mean, error, energy / 2)
     records = np.load(tmp_path / "records.npz")
     skip = 50
-    capacity, capacity_error = scaled_coordinates_heat_capacity(
+    capacity, capacity_error, _ = scaled_coordinates_heat_capacity(
         records["eps_v"][skip:], records["eps_v_prime"][skip:], temperature)
     assert abs(capacity / dof - heat_capacity) < max(4 * capacity_error / dof, 0.1), (
         capacity / dof, capacity_error / dof, heat_capacity)
@@ -196,8 +201,44 @@ def test_replica_exchange_accepts_with_the_metropolis_probability(tmp_path):
     for index, target in enumerate(temperatures):
         table = pd.read_csv(tmp_path / f"properties_T{index:02d}.csv").iloc[20:]
         assert (table["target_temperature_K"] == target).all()
-        mean, error = block_average(table["temperature_K"].to_numpy(), n_blocks=8)
+        mean, error, _ = mean_error(table["temperature_K"].to_numpy())
         assert abs(mean - target) < max(4 * error, 0.08 * target), (index, mean, error)
+
+
+def test_replica_exchange_sorts_heat_capacity_terms_by_temperature(tmp_path):
+    """Two-temperature REMD of tethered atoms recording the scaled-coordinates terms: each
+    temperature file's ⟨ε_v⟩ and C_V equal, within error, those of a plain run at that
+    file's temperature (they were copied from i-PI's system 0 into every file)."""
+    atoms = einstein_crystal("Ar", count=4)
+    temperatures = [300.0, 600.0]
+    common = {"timestep_fs": 4.0, "steps": 3000, "fix_com": False, "stop": NO_GUARDS,
+              "thermostat": {"kind": "langevin", "tau_fs": 40.0},
+              "path_integral": {"beads": 1, "heat_capacity_stride": 2},
+              "records": {"properties_stride": 10, "trajectory_stride": 100,
+                          "checkpoint_stride": 3000}}
+    remd = settings(temperature_K=300.0, **common,
+                    replica_exchange={"temperatures_K": temperatures, "attempt_stride": 1})
+    run_dynamics(tmp_path / "remd", atoms, [harmonic(0.5)], remd, progress=False)
+    assert len(np.loadtxt(tmp_path / "remd" / "ipi" / "sim.remd_idx", ndmin=2)) > 50
+    for index, temperature in enumerate(temperatures):
+        plain = tmp_path / f"plain{index}"
+        run_dynamics(plain, atoms, [harmonic(0.5)], settings(temperature_K=temperature,
+                                                             **common), progress=False)
+        sorted_file = np.load(tmp_path / "remd" / f"records_T{index:02d}.npz")
+        reference = np.load(plain / "records.npz")
+        assert len(set(sorted_file["heatcap_system"])) == 2  # both systems contributed
+        for name in ("eps_v", "heat_capacity"):
+            values = []
+            for records in (sorted_file, reference):
+                eps, prime = records["eps_v"][100:], records["eps_v_prime"][100:]
+                values.append(mean_error(eps) if name == "eps_v" else
+                              scaled_coordinates_heat_capacity(eps, prime, temperature))
+            (a, da, _), (b, db, _) = values
+            assert abs(a - b) < 4 * np.hypot(da, db), (name, temperature, a, da, b, db)
+        # and the two temperatures differ by far more than that (ε_v ∝ T for oscillators)
+    low = np.load(tmp_path / "remd" / "records_T00.npz")["eps_v"][100:].mean()
+    high = np.load(tmp_path / "remd" / "records_T01.npz")["eps_v"][100:].mean()
+    assert high / low == pytest.approx(2.0, rel=0.15)
 
 
 def test_replica_outputs_follow_the_logged_temperature_assignment(tmp_path):
@@ -270,7 +311,7 @@ def test_isotropic_barostat_finds_the_volume_at_the_target_pressure(tmp_path):
                    records={"properties_stride": 5, "checkpoint_stride": 1500})
     run_dynamics(tmp_path, atoms, [PotentialSpec(kind="lj")], run, progress=False)
     table = pd.read_csv(tmp_path / "properties.csv").iloc[100:]
-    mean, error = block_average(table["pressure_bar"].to_numpy(), n_blocks=5)
+    mean, error, _ = mean_error(table["pressure_bar"].to_numpy())
     assert abs(mean - 1.0) < max(4 * error, 150.0), (mean, error)
 
 

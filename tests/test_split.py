@@ -80,3 +80,15 @@ def test_energy_outliers_are_dropped_with_their_reason():
     assert "composition fit" in result.filtered[0]["reason"]
     kept = filter_and_split(frames, (0.8, 0.1, 0.1), {"default": 50.0}, seed=0)
     assert not kept.filtered
+
+
+def test_pre_split_structures_keep_their_split_and_order():
+    frames = [labeled("a" if i % 2 else "b", i, 1.0) for i in range(12)]
+    frames.append(labeled("a", 12, 500.0))  # still filtered
+    for atoms, split in zip(frames, ["val", "train", "test", "train"] * 4):
+        atoms.info["split"] = split
+    result = filter_and_split(frames, (0.8, 0.1, 0.1), {"default": 50.0}, seed=3)
+    for name in ("train", "val", "test"):
+        expected = [a.info["structure_index"] for a in frames[:12] if a.info["split"] == name]
+        assert [a.info["structure_index"] for a in result.parts[name]] == expected
+    assert [record["structure_index"] for record in result.filtered] == [12]

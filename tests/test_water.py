@@ -9,7 +9,11 @@ import pandas as pd
 import pytest
 
 from analysis.pimd import harmonic_ring_polymer
-from analysis.rdf import block_radial_distribution, radial_distribution
+from analysis.rdf import (
+    frame_radial_distributions,
+    radial_distribution,
+    radial_distribution_error,
+)
 
 
 def test_ideal_gas_rdf_is_one_within_counting_noise():
@@ -47,13 +51,31 @@ def test_simple_cubic_lattice_has_six_first_neighbours():
     assert r[np.flatnonzero(g)[0]] == pytest.approx(spacing, abs=width)  # nothing closer
 
 
-def test_block_errors_need_two_blocks():
-    positions = np.random.default_rng(0).uniform(0, 10, size=(1, 10, 3))
-    _, g, error = block_radial_distribution(positions, np.eye(3) * 10, ["O"] * 10, ("O", "O"),
-                                            5.0, 10)
-    assert np.isnan(error).all() and np.isfinite(g).all()
+def test_frame_by_frame_rdf_is_mdtraj_s_and_its_errors_cover_the_ideal_gas():
+    rng = np.random.default_rng(5)
+    frames, symbols = 400, ["O"] * 12 + ["H"] * 24
+    lengths = rng.uniform(9.5, 10.5, size=frames)  # a fluctuating (NPT-like) cell
+    positions = rng.uniform(0, 1, size=(frames, len(symbols), 3)) * lengths[:, None, None]
+    cells = lengths[:, None, None] * np.eye(3)
+    for pair in (("O", "O"), ("O", "H")):
+        r, g = radial_distribution(positions, cells, symbols, pair, 4.5, 15)
+        r2, h, d = frame_radial_distributions(positions, cells, symbols, pair, 4.5, 15)
+        g2, error, n_eff = radial_distribution_error(h, d)
+        np.testing.assert_allclose(r2, r)
+        np.testing.assert_allclose(g2, g, rtol=1e-5)
+        # independent frames: N_eff ≈ frames, and g ± error covers 1 in ~68 % of the bins
+        filled = r > 1.5
+        assert np.median(n_eff[filled]) > 0.7 * frames
+        coverage = np.mean(np.abs(g2[filled] - 1) < error[filled])
+        assert 0.45 <= coverage <= 0.9, (pair, coverage)
+    # beads of a frame are averaged into one sample of the time series
+    _, h_beads, _ = frame_radial_distributions(positions, cells, symbols, ("O", "H"),
+                                                     4.5, 15, per_frame=2)
+    np.testing.assert_allclose(h_beads, 0.5 * (h[0::2] + h[1::2]))
     with pytest.raises(ValueError, match="no O-H pairs"):
-        radial_distribution(positions, np.eye(3) * 10, ["O"] * 10, ("O", "H"), 5.0, 10)
+        radial_distribution(positions[:1], np.eye(3) * 10, ["O"] * 36, ("O", "H"), 5.0, 10)
+    _, _, few = radial_distribution_error(h[:3], d[:3])
+    assert few.shape == (15,)
 
 
 def test_ring_polymer_heat_capacity_goes_from_classical_to_quantum():
@@ -76,7 +98,7 @@ def test_water_protocol_runs_end_to_end_on_a_tethered_potential(tmp_path):
     # capacity is known (3 k_B per atom).
     settings = WaterPimdSettings(n_molecules=8, beads=[1, 2], relax_steps=0,
                                  equilibration_steps=10, steps=400, heat_capacity_stride=1,
-                                 record_stride=20, rdf_bins=20, blocks=4)
+                                 record_stride=20, rdf_bins=20)
     potential = PotentialSpec(kind="harmonic", spring_eV_A2=5.0)
     status = equilibration_job(tmp_path / "h" / "equilibration", potential, settings, seed=3,
                                progress=False)
@@ -104,3 +126,24 @@ def test_water_protocol_runs_end_to_end_on_a_tethered_potential(tmp_path):
     assert set(rdf["pair"]) == {"O-O", "O-H"}
     assert rdf["r_A"].max() < 0.5 * (8 * 29.9) ** (1 / 3)  # capped at half the box
     assert files["f.pdf"].stat().st_size > 0
+    # the tethers have no LLPR ensemble: no model uncertainty, said so, and no crash
+    assert table["heat_capacity_model_uncertainty_J_mol_K"].isna().all()
+    assert table["ensemble_note"].str.contains("no LLPR ensemble").all()
+    assert table["heat_capacity_n_eff"].gt(0).all() and set(table["converged"]) <= {"yes", "no"}
+    assert rdf["g_n_eff"].notna().any() and rdf["g_model_uncertainty"].isna().all()
+
+    # Give the P = 2 run an ensemble whose members differ by β-scaled multiples of the
+    # configurational energy proxy: the reweighted C_V and g(r) now spread over members.
+    path = tmp_path / "h" / "P2" / "run" / "records.npz"
+    records = dict(np.load(path))
+    rng = np.random.default_rng(0)
+    records["energy_ensemble"] = rng.normal(scale=0.005, size=(len(records["step"]), 4))
+    np.savez(path, **records)
+    water_main(["--status", str(tmp_path / "h" / "P2" / "status.json"),
+                "--settings", json.dumps(settings.model_dump(mode="json")),
+                "--table", str(files["t.csv"]), "--rdf-table", str(files["r.csv"]),
+                "--figure", str(files["f.pdf"])])
+    table, rdf = pd.read_csv(files["t.csv"]), pd.read_csv(files["r.csv"])
+    assert table["heat_capacity_model_uncertainty_J_mol_K"].gt(0).all()
+    assert table["ensemble_note"].str.contains("4 members").all()
+    assert rdf["g_model_uncertainty"].gt(0).any()

@@ -5,28 +5,11 @@ import sys
 
 import pandas as pd
 import pytest
+from conftest import snakemake
 
 pytestmark = pytest.mark.workflow
 
 SYSTEMS = ["lps", "gaas", "hea", "water", "succinic", "bto"]
-
-
-def snakemake(root, workdir, *args, configfiles=("config.yaml", "presets/smoke.yaml")):
-    command = [sys.executable, "-m", "snakemake", *args, "--directory", str(workdir),
-               "--snakefile", str(root / "Snakefile"), "--cores", "2",
-               "--configfile", *[str(root / c) for c in configfiles]]
-    return subprocess.run(command, capture_output=True, text=True, cwd=root)
-
-
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    workdir = tmp_path_factory.mktemp("smoke")
-    result = snakemake(root, workdir, "all")
-    assert result.returncode == 0, result.stderr[-3000:]
-    return root, workdir
 
 
 def test_smoke_preset_builds_every_dataset(smoke_run):
@@ -146,7 +129,8 @@ def test_smoke_preset_runs_the_dielectric_study(smoke_run):
     assert set(states["model"]) == {"pet-mad"}  # the smoke preset's case-study model
     assert sorted(states["temperature_K"]) == [100, 300]
     finished = states[states["status"] == "ok"]
-    populations = finished.filter(like="population_").sum(axis=1)
+    phases = ["rhombohedral", "orthorhombic", "tetragonal", "cubic"]
+    populations = finished[[f"population_{phase}" for phase in phases]].sum(axis=1)
     assert populations.sub(1).abs().lt(1e-6).all()
     assert (finished["eps_iso"] > 1).all()
     assert states.loc[states["status"] != "ok", "reason"].astype(str).str.len().gt(10).all()
@@ -219,6 +203,17 @@ def test_smoke_preset_times_the_models(smoke_run):
     ensemble = table[table["material"] == "llpr_ensemble_cost"].iloc[0]
     assert ensemble["status"] == "ok" and ensemble["ensemble_over_plain_energy"] > 0
     assert (workdir / "results" / "speed.pdf").stat().st_size > 10_000
+
+
+def test_smoke_preset_makes_the_consistency_scorecard(smoke_run):
+    _, workdir = smoke_run
+    card = pd.read_csv(workdir / "results" / "consistency.csv")
+    # the studies with finished runs give their headline numbers, pet-mad only here
+    assert set(card["study"]) <= set(SYSTEMS) and len(card) > 0
+    assert set(card["model"]) == {"pet-mad"}
+    assert set(card["converged"]) <= {"yes", "no", "unknown"}
+    assert card["delta_vs_bespoke"].isna().all()  # no bespoke run at the smoke preset
+    assert (workdir / "results" / "consistency.pdf").stat().st_size > 5_000
 
 
 def test_every_result_records_its_provenance(smoke_run):

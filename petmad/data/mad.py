@@ -43,7 +43,6 @@ from petmad.data.geometry import (
     scale_to_contact,
 )
 
-VACUUM_A = 6.0
 CONTACT_TARGET = (0.95, 1.10)  # nearest-pair distance / sum of covalent radii after scaling
 ELEMENT_REFERENCE_FRACTION = 0.3  # share of bulk draws that are elemental reference states
 MIN_CELL_ATOMS = 4  # small bulk cells are repeated up to this size (within max_atoms)
@@ -79,7 +78,8 @@ class _Redraw(Exception):
 
 
 def build_mad(settings: MadSettings, seed: int) -> list[Atoms]:
-    """``settings.counts[subset]`` structures per subset, in ``MAD_SUBSETS`` order.
+    """``settings.generated_count(subset)`` structures per subset (its count times its
+    oversampling factor), in ``MAD_SUBSETS`` order.
 
     Each structure carries ``info["subset"]`` and ``info["source"]`` (randcomp also
     ``info["volume_rule"]``: ``"covalent"`` or ``"contact"``).  Raises ``ValueError`` when a
@@ -87,7 +87,7 @@ def build_mad(settings: MadSettings, seed: int) -> list[Atoms]:
     """
     structures: list[Atoms] = []
     for index, subset in enumerate(MAD_SUBSETS):
-        count = settings.counts.get(subset, 0)
+        count = settings.generated_count(subset)
         if count == 0:
             continue
         draw = _SUBSET_DRAWS[subset](settings)
@@ -308,7 +308,7 @@ def _surface(rng: np.random.Generator, settings: MadSettings) -> Atoms:
     layers = int(rng.integers(min_layers, max_layers + 1))
     # ase.build.surface already makes the third vector normal to the plane (along z) and
     # centres the slab with ``vacuum`` on both sides.
-    slab = surface(crystal, hkl, layers, vacuum=VACUUM_A)
+    slab = surface(crystal, hkl, layers, vacuum=settings.vacuum_A)
     hkl_text = ",".join(map(str, hkl))
     return _tagged(slab, f"{crystal.info['source']} ({hkl_text}) slab, {layers} layers")
 
@@ -335,7 +335,7 @@ def _cluster(rng: np.random.Generator, settings: MadSettings) -> Atoms:
     )
     centre_symbol = crystal.get_chemical_symbols()[centre]
     source = f"{size}-atom environment of {centre_symbol} in {crystal.info['source']}"
-    return _tagged(in_vacuum(cluster, VACUUM_A), source)
+    return _tagged(in_vacuum(cluster, settings.vacuum_A), source)
 
 
 # --------------------------------------------------------------------------- 2d
@@ -360,13 +360,13 @@ def _layer_draw(settings: MadSettings) -> Draw:
     def draw(rng: np.random.Generator) -> Atoms:
         if _pick(rng, lattices) == "honeycomb":
             a, b = _species(rng, elements, 2) if random_species else _pick(rng, honeycombs)
-            layer = graphene("C2", vacuum=VACUUM_A)
+            layer = graphene("C2", vacuum=settings.vacuum_A)
             layer.symbols = [a, b]
             source = f"honeycomb {a}{b}" if a != b else f"honeycomb {a}"
         else:
             m, x = _species(rng, elements, 2) if random_species else _pick(rng, dichalcogenides)
             kind = _pick(rng, ["2H", "1T"])
-            layer = mx2("MoS2", kind=kind, vacuum=VACUUM_A)
+            layer = mx2("MoS2", kind=kind, vacuum=settings.vacuum_A)
             layer.symbols = [m, x, x]
             source = f"{kind}-{m}{x}2"
         if random_species:
@@ -374,7 +374,7 @@ def _layer_draw(settings: MadSettings) -> Draw:
         # Isotropic scaling keeps the MX2 bond angles while bringing the nearest pair to
         # covalent contact; the vacuum is re-set afterwards.
         layer = scale_to_contact(layer, rng.uniform(*CONTACT_TARGET))
-        layer.center(vacuum=VACUUM_A, axis=2)
+        layer.center(vacuum=settings.vacuum_A, axis=2)
         options = [
             (i, j) for i in (1, 2, 3) for j in (1, 2, 3) if i * j * len(layer) <= settings.max_atoms
         ]
@@ -424,7 +424,7 @@ def _molfrag_draw(settings: MadSettings) -> Draw:
     def draw(rng: np.random.Generator) -> Atoms:
         name = _pick(rng, names)
         rattled = rattle(_g2_molecules()[name], MOLFRAG_SIGMA_A, rng)
-        return _tagged(in_vacuum(rattled, VACUUM_A), f"g2 molecule {name}")
+        return _tagged(in_vacuum(rattled, settings.vacuum_A), f"g2 molecule {name}")
 
     return draw
 

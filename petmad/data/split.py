@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from ase import Atoms
 
+from petmad.io import StructureFileError
+
 SPLITS = ("train", "val", "test")
 
 
@@ -16,6 +18,9 @@ SPLITS = ("train", "val", "test")
 class SplitResult:
     parts: dict[str, list[Atoms]]
     filtered: list[dict] = field(default_factory=list)
+    # structures past a subset's wanted count (max_per_subset), per subset: labeled and
+    # valid, but the subset was full
+    surplus: dict[str, int] = field(default_factory=dict)
 
 
 def max_force(atoms: Atoms) -> float:
@@ -72,11 +77,15 @@ def filter_and_split(
     thresholds: dict[str, float],
     seed: int,
     energy_threshold: float | None = None,
+    max_per_subset: dict[str, int] | None = None,
 ) -> SplitResult:
     """Drop structures whose largest force exceeds their subset's threshold (paper II.A)
     or whose energy is an outlier (``energy_threshold`` eV/atom), then shuffle each subset
     separately and cut it 80/10/10 (fractions from config); merge the subsets in order of
-    first appearance."""
+    first appearance.  Structures that carry a ``split`` (pre-split labels files) keep it,
+    in file order.  ``max_per_subset`` keeps at most that many structures of a subset that
+    pass the filters, the first in input order (a set generated with room for failures and
+    outliers then has exactly the wanted sizes, as the paper's MAD counts are)."""
     by_subset: dict[str, list[Atoms]] = defaultdict(list)
     filtered = []
     kept = []
@@ -90,15 +99,25 @@ def filter_and_split(
         else:
             kept.append(atoms)
     outliers = energy_outliers(kept, energy_threshold) if energy_threshold else np.zeros(len(kept), bool)
+    accepted = []
+    surplus: dict[str, int] = {}
     for atoms, outlier in zip(kept, outliers):
         subset = str(atoms.info.get("subset", "all"))
         if outlier:
             filtered.append({"structure_index": atoms.info.get("structure_index"), "subset": subset,
                              "reason": f"energy off a composition fit by > {energy_threshold:g} eV/atom"})
+        elif max_per_subset and len(by_subset[subset]) >= max_per_subset.get(subset, np.inf):
+            surplus[subset] = surplus.get(subset, 0) + 1
         else:
             by_subset[subset].append(atoms)
+            accepted.append(atoms)
 
     parts: dict[str, list[Atoms]] = {name: [] for name in SPLITS}
+    if any("split" in atoms.info for atoms in accepted):
+        # Pre-split labels (a published set's train/val/test files) keep their split.
+        for atoms in accepted:
+            parts[_assigned_split(atoms)].append(atoms)
+        return SplitResult(_cover_species(parts), filtered, surplus)
     for subset, members in by_subset.items():
         # Seeded by the subset's name, so adding a subset leaves the others' splits alone.
         rng = np.random.default_rng([seed, zlib.crc32(subset.encode())])
@@ -108,7 +127,16 @@ def filter_and_split(
                   "test": (n_train + n_val, len(members))}
         for name, (start, stop) in bounds.items():
             parts[name].extend(members[i] for i in order[start:stop])
-    return SplitResult(_cover_species(parts), filtered)
+    return SplitResult(_cover_species(parts), filtered, surplus)
+
+
+def _assigned_split(atoms: Atoms) -> str:
+    split = str(atoms.info.get("split"))
+    if split not in SPLITS:
+        raise StructureFileError(
+            f"structure {atoms.info.get('structure_index')} has split {split!r}; "
+            f"a pre-split dataset gives every structure one of {SPLITS}")
+    return split
 
 
 def _cover_species(parts: dict[str, list[Atoms]]) -> dict[str, list[Atoms]]:

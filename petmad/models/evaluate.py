@@ -20,11 +20,15 @@ from petmad.io import atomic_path
 
 
 def load_calculator(model: str | Path, device: str = "cpu") -> Calculator:
-    """An ASE calculator for an exported metatomic model (``.pt``) or a SevenNet name."""
-    if str(model).startswith("7net"):
-        from sevenn.calculator import SevenNetCalculator
+    """An ASE calculator for an exported metatomic model (``.pt``), a model library entry
+    (JSON, as the workflow hands it to jobs) or the name of a bundled SevenNet."""
+    from petmad.config import BUNDLED_LIBRARY
+    from petmad.models.registry import make_calculator, parse_entry
 
-        return SevenNetCalculator(str(model), device=device)
+    if str(model).lstrip().startswith("{"):
+        return make_calculator(parse_entry(str(model)), device)
+    if str(model) in BUNDLED_LIBRARY:
+        return make_calculator(BUNDLED_LIBRARY[str(model)], device)
     from metatomic_ase import MetatomicCalculator
 
     # Uncertainties are recorded, not policed, when measuring accuracy.
@@ -42,7 +46,9 @@ def _capabilities(calculator: Calculator):
 def supported_species(calculator: Calculator) -> set[int] | None:
     """Atomic numbers the model knows, or ``None`` when it does not say."""
     capabilities = _capabilities(calculator)
-    return None if capabilities is None else {int(z) for z in capabilities.atomic_types}
+    if capabilities is None:  # a library model may state them (registry.make_calculator)
+        return getattr(calculator, "covered_species", None)
+    return {int(z) for z in capabilities.atomic_types}
 
 
 def _uncertainty_outputs(calculator: Calculator) -> list[str]:

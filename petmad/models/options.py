@@ -43,6 +43,13 @@ def loss_section(trainer: TrainerSettings, *, with_stress: bool = True) -> dict[
     return loss
 
 
+def metatrain_lora_alpha(finetune: FinetuneSettings) -> float:
+    """metatrain's LoRA ``alpha`` that gives ``finetune.scaling``: metatrain's LoRA layer
+    multiplies its update by alpha/rank (``LoRALinear.scaling``), the paper's by the
+    scaling itself."""
+    return finetune.scaling * finetune.rank
+
+
 def pet_options(
     splits: dict[str, str | Path],
     model_hypers: dict[str, Any],
@@ -71,7 +78,7 @@ def pet_options(
             raise ValueError("fine-tuning needs the base model's checkpoint")
         strategy: dict[str, Any] = {"method": finetune.method, "read_from": str(base_checkpoint)}
         if finetune.method == "lora":
-            strategy["config"] = {"rank": finetune.rank, "alpha": finetune.alpha,
+            strategy["config"] = {"rank": finetune.rank, "alpha": metatrain_lora_alpha(finetune),
                                   "target_modules": list(finetune.target_modules)}
         training["finetune"] = strategy
     return {

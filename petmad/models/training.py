@@ -20,7 +20,15 @@ import numpy as np
 import yaml
 
 from petmad.config import TrainingSettings
-from petmad.io import atomic_path, digest, read_extxyz, resumable_directory, write_extxyz
+from petmad.io import (
+    atomic_path,
+    digest,
+    first_line,
+    read_extxyz,
+    remembered,
+    resumable_directory,
+    write_extxyz,
+)
 from petmad.models.options import llpr_options, pet_options
 
 Kind = Literal["pretrain", "bespoke", "lora", "full"]
@@ -112,11 +120,52 @@ def read_pet_checkpoint(path: Path) -> dict[str, Any]:
     try:
         checkpoint = torch.load(path, weights_only=False, map_location="cpu")
     except Exception as exc:  # torch raises several types for corrupt files
-        raise ModelError(f"'{path}' is not a readable metatrain checkpoint: {exc}") from exc
+        raise ModelError(f"'{path}' is not a readable metatrain checkpoint: "
+                         f"{first_line(exc)}") from exc
     if not isinstance(checkpoint, dict) or checkpoint.get("architecture_name") != "pet":
         found = checkpoint.get("architecture_name") if isinstance(checkpoint, dict) else None
         raise ModelError(f"'{path}' is not a PET checkpoint (architecture: {found!r})")
     return checkpoint
+
+
+def upgraded_pet_checkpoint(path: Path) -> dict[str, Any]:
+    """The PET checkpoint at ``path`` in the installed metatrain's format: one written by an
+    older metatrain goes through metatrain's own upgrade path (``PET.upgrade_checkpoint``),
+    and the result must load as a model.  One clear error otherwise."""
+    import copy
+
+    from metatrain.pet import PET
+
+    checkpoint = read_pet_checkpoint(path)
+    version = checkpoint.get("model_ckpt_version", 1)
+    current = PET.__checkpoint_version__
+    if version > current:
+        import metatrain
+
+        raise ModelError(f"'{path}' was written by a newer metatrain (PET checkpoint format "
+                         f"{version}; metatrain {metatrain.__version__} reads up to {current})")
+    try:
+        if version < current:
+            checkpoint.setdefault("model_ckpt_version", version)
+            checkpoint = PET.upgrade_checkpoint(checkpoint)
+        PET.load_checkpoint(copy.deepcopy(checkpoint), context="export")
+    except Exception as exc:  # metatrain raises several types for foreign state dicts
+        raise ModelError(f"'{path}' is not a usable PET checkpoint (format {version}, "
+                         f"upgraded to {current}): {type(exc).__name__}: {first_line(exc)}"
+                         ) from exc
+    return checkpoint
+
+
+def check_base_model(path: str | Path, cache: str | Path) -> None:
+    """Validate ``training.base_model`` when the workflow starts, before any job deletes a
+    model; a checkpoint that passed is not loaded again while it is unchanged (``cache``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"training.base_model '{path}' does not exist")
+    try:
+        remembered(cache, path, lambda: upgraded_pet_checkpoint(path)["model_ckpt_version"])
+    except ModelError as exc:
+        raise ModelError(f"training.base_model: {exc}") from None
 
 
 def _subsample(frames_path: Path, fraction: float, seed: int, target: Path) -> Path:
@@ -160,9 +209,12 @@ def train(request: TrainRequest) -> TrainedModel:
 
     # 1. the PET itself
     if request.import_checkpoint is not None:
-        read_pet_checkpoint(request.import_checkpoint)
+        import torch
+
         trained = work / "imported.ckpt"
-        shutil.copyfile(request.import_checkpoint, trained)
+        checkpoint = upgraded_pet_checkpoint(request.import_checkpoint)
+        with atomic_path(trained) as tmp:
+            torch.save(checkpoint, tmp)
     else:
         trainer = {"pretrain": settings.pretrain, "bespoke": settings.bespoke}.get(
             request.kind, settings.finetune)

@@ -211,7 +211,10 @@ class GpawEngine(ReferenceEngine):
 
 @dataclass
 class FileEngine(ReferenceEngine):
-    """Labels a user already has: an extxyz file whose keys are named in config."""
+    """Labels a user already has: extxyz files whose keys and energy unit are named in
+    config (``reference.file``).  Every label is checked: a missing key, a non-finite
+    value, a wrong shape or a stated unit other than the configured one is refused with
+    one message naming the file, the structure and the key."""
 
     name: ClassVar[str] = "file"
     module: ClassVar[str] = "ase"
@@ -227,13 +230,18 @@ class FileEngine(ReferenceEngine):
             frames = read(path, index=":", format="extxyz")
         except Exception as exc:  # ASE raises many types for malformed files
             raise LabelFileError(f"'{path}' is not a readable extxyz file: {exc}") from exc
+        if not frames:
+            raise LabelFileError(f"'{path}' holds no structures")
         return [self._relabel(path, i, atoms) for i, atoms in enumerate(frames)]
 
     def _relabel(self, path: Path, index: int, atoms: Atoms) -> Atoms:
+        from petmad.config import ENERGY_UNITS_EV
+
         keys = self.settings
         results = atoms.calc.results if atoms.calc is not None else {}
+        where = f"'{path}' structure {index}"
 
-        def lookup(key: str | None, kind: str) -> Any:
+        def lookup(key: str | None) -> Any:
             if key is None:
                 return None
             for store in (atoms.info, atoms.arrays, results):
@@ -241,48 +249,60 @@ class FileEngine(ReferenceEngine):
                     return store[key]
             return None
 
-        energy = lookup(keys["energy_key"], "info")
-        forces = lookup(keys["forces_key"], "arrays")
-        stress = lookup(keys["stress_key"], "info")
-        missing = [
-            f"{what} ('{key}')"
-            for what, key, value in (
-                ("energy", keys["energy_key"], energy),
-                ("forces", keys["forces_key"], forces),
-            )
-            if value is None
-        ]
+        def finite(what: str, key: str, value: Any, shape: tuple[int, ...] | None) -> np.ndarray:
+            try:
+                array = np.asarray(value, dtype=float)
+            except (TypeError, ValueError):
+                raise LabelFileError(f"{where}: {what} ('{key}') is not numeric: {value!r}") from None
+            if shape is not None and array.shape != shape:
+                raise LabelFileError(f"{where}: {what} ('{key}') has shape {array.shape}, "
+                                     f"expected {shape}")
+            if not np.isfinite(array).all():
+                raise LabelFileError(f"{where}: {what} ('{key}') is not finite (NaN or inf)")
+            return array
+
+        energy = lookup(keys["energy_key"])
+        forces = lookup(keys["forces_key"])
+        missing = [f"{what} ('{key}')" for what, key, value in (
+            ("energy", keys["energy_key"], energy), ("forces", keys["forces_key"], forces))
+            if value is None]
         if missing:
-            raise LabelFileError(f"'{path}' structure {index}: missing {', '.join(missing)}")
-        unit = atoms.info.get("energy_unit", "eV")
-        if unit != "eV":
+            raise LabelFileError(f"{where}: missing {', '.join(missing)}")
+        unit = keys["energy_unit"]
+        stated = atoms.info.get("energy_unit")
+        if stated is not None and stated != unit:
             raise LabelFileError(
-                f"'{path}' structure {index}: energy_unit is {unit!r}; convert to eV, eV/Å"
-            )
-        forces = np.asarray(forces, dtype=float)
+                f"{where}: states energy_unit {stated!r}, but reference.file.energy_unit is "
+                f"{unit!r}; set reference.file.energy_unit to the file's unit")
+        to_ev = ENERGY_UNITS_EV[unit]
+        energy = float(finite("energy", keys["energy_key"], energy, ())) * to_ev
+        forces = finite("forces", keys["forces_key"], forces, None) * to_ev
         if forces.shape != (len(atoms), 3):
+            raise LabelFileError(f"{where}: forces ('{keys['forces_key']}') have shape "
+                                 f"{forces.shape}, expected ({len(atoms)}, 3)")
+        if abs(energy) / len(atoms) > 1e5:
             raise LabelFileError(
-                f"'{path}' structure {index}: forces have shape {forces.shape}, "
-                f"expected ({len(atoms)}, 3)"
-            )
-        if abs(float(energy)) / len(atoms) > 1e5:
-            raise LabelFileError(
-                f"'{path}' structure {index}: {float(energy) / len(atoms):.3g} eV/atom is "
-                "implausible; are the energies in eV?"
-            )
+                f"{where}: {energy / len(atoms):.3g} eV/atom is implausible; is "
+                f"reference.file.energy_unit ({unit!r}) the file's unit?")
+        stress = lookup(keys["stress_key"])
         if stress is None or not atoms.pbc.all():
             stress = nan_stress()
-        stress = np.asarray(stress, dtype=float)
-        if stress.shape in ((3, 3), (9,)):
-            from ase.stress import full_3x3_to_voigt_6_stress
+        else:
+            stress = finite("stress", keys["stress_key"], stress, None) * to_ev
+            if stress.shape in ((3, 3), (9,)):
+                from ase.stress import full_3x3_to_voigt_6_stress
 
-            stress = full_3x3_to_voigt_6_stress(stress.reshape(3, 3))
+                stress = full_3x3_to_voigt_6_stress(stress.reshape(3, 3))
+            if stress.shape != (6,):
+                raise LabelFileError(f"{where}: stress ('{keys['stress_key']}') has shape "
+                                     f"{stress.shape}, expected (6,) or (3, 3)")
+        label_keys = {keys["energy_key"], keys["stress_key"], "energy_unit"}
         clean = Atoms(atoms.numbers, atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
-        clean.info.update(
-            {k: v for k, v in atoms.info.items() if k not in {keys["energy_key"], keys["stress_key"]}}
-        )
-        clean.info.setdefault("subset", "all")
-        return attach_labels(clean, float(energy), forces, stress)
+        clean.info.update({k: v for k, v in atoms.info.items() if k not in label_keys})
+        subset_key = keys.get("subset_key")
+        subset = atoms.info.get(subset_key) if subset_key else None
+        clean.info["subset"] = str(subset) if subset is not None else "all"
+        return attach_labels(clean, energy, forces, stress)
 
     def compute(self, atoms: Atoms) -> Atoms:
         raise LabelFileError("the 'file' engine reads labels; it cannot compute new structures")

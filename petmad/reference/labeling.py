@@ -25,6 +25,7 @@ from petmad.io import (
     atomic_path,
     read_extxyz,
     read_json,
+    remembered,
     resumable_directory,
     write_extxyz,
     write_json,
@@ -192,16 +193,46 @@ def label_structures(
     return summary
 
 
-def import_labeled(engine: ReferenceEngine, source: str | Path, output: str | Path) -> dict[str, Any]:
-    """The ``file`` engine: check a user's labeled file and copy it in the workflow's layout."""
-    frames = engine.read_labeled(source)
-    for index, atoms in enumerate(frames):
-        atoms.info["structure_index"] = index
-    write_extxyz(output, frames)
-    summary = {**engine.describe(), "source": str(source), "n_input": len(frames),
+SPLIT_NAMES = ("train", "val", "test")
+
+
+def read_label_files(engine: ReferenceEngine, sources: list[str | Path]) -> list[Atoms]:
+    """The ``file`` engine's structures from one file, or from pre-split train/val/test
+    files (each structure then carries its ``split``, which the split step keeps)."""
+    if len(sources) not in (1, len(SPLIT_NAMES)):
+        raise ValueError(f"give one labels file or one per split {SPLIT_NAMES}, got {len(sources)}")
+    frames = []
+    for position, source in enumerate(sources):
+        for atoms in engine.read_labeled(source):
+            if len(sources) > 1:
+                atoms.info["split"] = SPLIT_NAMES[position]
+            # A file written by this workflow keeps its own indices (they name the
+            # structures of its dataset report); other files are numbered in order.
+            atoms.info.setdefault("structure_index", len(frames))
+            frames.append(atoms)
+    return frames
+
+
+def import_labeled(engine: ReferenceEngine, sources: list[str | Path], output: str | Path) -> dict[str, Any]:
+    """The ``file`` engine: check a user's labeled file(s) and copy them in the workflow's
+    layout.  Everything is read and checked before anything is written."""
+    frames = read_label_files(engine, sources)
+    summary = {**engine.describe(), "source": [str(s) for s in sources], "n_input": len(frames),
                "n_labeled": len(frames), "n_failed": 0, "failures": []}
+    write_extxyz(output, frames)
     write_json(Path(output).with_name(Path(output).name + ".json"), summary)
     return summary
+
+
+def check_label_files(engine: ReferenceEngine, paths: list[str | Path], cache: str | Path) -> None:
+    """Read and check every existing labels file when the workflow starts, before any job
+    replaces a file in ``data/``.  A file checked before with the same settings is not read
+    again while it is unchanged (``cache``).  Missing files are left to Snakemake, which
+    names them."""
+    for path in map(Path, paths):
+        if path.is_file():
+            remembered(cache, path, lambda path=path: len(engine.read_labeled(path)),
+                       engine.settings)
 
 
 def read_labeled(path: str | Path) -> list[Atoms]:

@@ -18,6 +18,7 @@ from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
 from ase.stress import full_3x3_to_voigt_6_stress
 
+from petmad.io import reading
 from petmad.simulate.settings import PotentialSpec, StopCriteria
 
 
@@ -107,8 +108,9 @@ def _metatomic_calculator(spec: PotentialSpec) -> Calculator:
 
     device = resolve_device(spec.device)
     # Loaded twice (a TorchScript model is cheap to load) to learn its outputs first.
-    probe = MetatomicCalculator(spec.path, device=device, uncertainty_threshold=None)
-    outputs = probe.model().capabilities().outputs
+    with reading(spec.path, "exported model"):
+        probe = MetatomicCalculator(spec.path, device=device, uncertainty_threshold=None)
+        outputs = probe.model().capabilities().outputs
     if spec.non_conservative and "non_conservative_forces" not in outputs:
         raise SimulationStopped(
             f"model '{spec.path}' has no direct-force head (non_conservative_forces), "
@@ -141,6 +143,13 @@ def build_calculator(spec: PotentialSpec, atoms: Atoms) -> Calculator:
         if key not in _LOADED_MODELS:
             _LOADED_MODELS[key] = _metatomic_calculator(spec)
         return _LOADED_MODELS[key]
+    if spec.kind == "library":
+        from petmad.models.registry import entry_json, make_calculator
+
+        key = ("library", entry_json(spec.library), spec.device)
+        if key not in _LOADED_MODELS:
+            _LOADED_MODELS[key] = make_calculator(spec.library, spec.device)
+        return _LOADED_MODELS[key]
     if spec.kind == "emt":
         from ase.calculators.emt import EMT
 
@@ -163,14 +172,25 @@ def build_calculator(spec: PotentialSpec, atoms: Atoms) -> Calculator:
 
 
 def model_potential(model: str, model_file: str | None = None,
-                    reference: dict[str, Any] | None = None, device: str = "cpu") -> PotentialSpec:
-    """The potential of one of the workflow's models: an exported PET (``model_file``), or
-    the reference engine itself when ``model`` is 'reference'."""
+                    reference: dict[str, Any] | None = None, device: str = "cpu",
+                    library: dict[str, Any] | None = None) -> PotentialSpec:
+    """The potential of one of the workflow's models: an exported model (``model_file``: a
+    trained PET or a metatomic library entry, with its LLPR ensemble where it has one), a
+    model library entry (``library``), or the reference engine itself when ``model`` is
+    'reference'."""
     if model == "reference":
         return PotentialSpec(kind="reference", reference=reference or {})
+    if library is not None and library.get("kind") != "metatomic":
+        from petmad.models.training import resolve_device
+
+        return PotentialSpec(kind="library", library=library, device=resolve_device(device))
     if model_file is None or not Path(model_file).is_file():
         raise FileNotFoundError(f"model file '{model_file}' of model '{model}' does not exist")
-    return PotentialSpec(kind="metatomic", path=str(model_file), device=device)
+    spec = PotentialSpec(kind="metatomic", path=str(model_file), device=device)
+    # Loaded (and kept for the job) now, so that a corrupt file stops the job before it
+    # writes anything.
+    build_calculator(spec, Atoms())
+    return spec
 
 
 def _extras(calculator: Calculator) -> dict[str, Any]:

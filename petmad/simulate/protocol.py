@@ -8,6 +8,7 @@ at the equilibrium volume is set up.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pandas as pd
 from ase import Atoms
 from ase.io import read
 
+from petmad.simulate.potentials import SimulationStopped
 from petmad.simulate.runner import run_dynamics
 from petmad.simulate.settings import DynamicsSettings, PotentialSpec
 
@@ -66,13 +68,20 @@ def run_stages(directory: str | Path, atoms: Atoms, potentials: list[PotentialSp
     directory = Path(directory)
     current = atoms
     previous: Path | None = None
-    for stage in stages:
+    for index, stage in enumerate(stages):
         if stage.average_cell and previous is not None:
             cell = mean_cell(pd.read_csv(previous / "properties.csv"))
             current = current.copy()
             current.set_cell(cell, scale_atoms=True)
-        run_dynamics(directory / stage.name, current, potentials, stage.settings,
-                     progress=progress, description=f"{label} {stage.name}".strip())
+        try:
+            run_dynamics(directory / stage.name, current, potentials, stage.settings,
+                         progress=progress, description=f"{label} {stage.name}".strip())
+        except SimulationStopped:
+            # Later stages of an earlier attempt did not start from this one: drop them,
+            # so that no reader takes their records for this chain's.
+            for later in stages[index + 1:]:
+                shutil.rmtree(directory / later.name, ignore_errors=True)
+            raise
         previous = directory / stage.name
         current = last_frame(previous)
     return current

@@ -10,7 +10,8 @@ sorted by temperature, not by the drifting i-PI system):
 * ``D/records.npz`` — per-frame arrays: ``step``, ``time_ps``, LLPR ``energy_ensemble``
   (frames × members, eV, bead-averaged) and ``energy_uncertainty`` (eV), bias collective
   variables, the scaled-coordinates heat-capacity terms ``eps_v`` (eV) and ``eps_v_prime``
-  (eV²) with ``heatcap_step``, and bead positions when recorded.
+  (eV²) with ``heatcap_step`` (sorted by temperature like everything else, with
+  ``heatcap_system`` the i-PI system each row came from), and bead positions when recorded.
 """
 
 from __future__ import annotations
@@ -251,11 +252,22 @@ def _sorted_by_temperature(work: Path, systems: list[dict[str, Any]], index: int
     owner = np.argmax(replica_temperature_index(work, replicas, frame_steps) == index, axis=1)
     frames = [systems[system]["frames"][row] for row, system in enumerate(owner)]
     arrays = {}
+    # The heat-capacity terms have their own stride: sorted by their own steps.
+    heatcap_owner = None
+    if "heatcap_step" in systems[0]["arrays"]:
+        heatcap_steps = systems[0]["arrays"]["heatcap_step"]
+        heatcap_owner = np.argmax(
+            replica_temperature_index(work, replicas, heatcap_steps) == index, axis=1)
     for key, value in systems[0]["arrays"].items():
-        if key in ("step", "time_ps") or key.startswith(("heatcap", "eps_v")):
+        if key in ("step", "time_ps", "heatcap_step"):
             arrays[key] = value
+        elif key.startswith(("heatcap", "eps_v")):
+            arrays[key] = np.array([systems[system]["arrays"][key][row]
+                                    for row, system in enumerate(heatcap_owner)])
         else:
             arrays[key] = np.array([systems[system]["arrays"][key][row]
                                     for row, system in enumerate(owner)])
     arrays["system"] = owner
+    if heatcap_owner is not None:
+        arrays["heatcap_system"] = heatcap_owner
     return properties, frames, arrays

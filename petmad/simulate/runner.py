@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from petmad.simulate.potentials import Evaluator, SimulationStopped
 from petmad.simulate.settings import DynamicsSettings, PotentialSpec
 
 CHECKPOINT = "checkpoint.json"
+STOPPED = "stopped.json"  # beside the records of a run a guard stopped, with the reason
 
 
 def _terms(potentials: list[PotentialSpec], settings: DynamicsSettings) -> list[tuple[str, tuple]]:
@@ -285,9 +287,17 @@ def run_dynamics(
     signature = digest(settings.model_dump(mode="json"),
                        [spec.model_dump(mode="json") for spec in potentials],
                        [_structure_key(atoms) for atoms in structures])
+    created = not directory.exists()
     work = resumable_directory(directory / "ipi", signature)
     if not (work / CHECKPOINT).exists():
-        prepare(work, structures, potentials, settings)
+        try:
+            prepare(work, structures, potentials, settings)
+        except BaseException:
+            # A run that never started (a corrupt model, say) leaves nothing to resume.
+            shutil.rmtree(directory if created else work, ignore_errors=True)
+            raise
+    # A stop marker belongs to the attempt that wrote it; this one writes its own.
+    (directory / STOPPED).unlink(missing_ok=True)
     terms = [ForceTerm(**{**t, "extras": tuple(t["extras"]),
                           "mts_weights": tuple(t["mts_weights"]) if t["mts_weights"] else None})
              for t in json.loads((work / "terms.json").read_text())]
@@ -295,7 +305,7 @@ def run_dynamics(
         integrate(work, settings, progress=progress, description=description)
     except SimulationStopped as exc:
         write_records(work, directory, settings, terms, structures[0])
-        write_json(directory / "stopped.json", {"reason": str(exc)})
+        write_json(directory / STOPPED, {"reason": str(exc)})
         raise
     files = write_records(work, directory, settings, terms, structures[0])
     return {"directory": str(directory), "steps": settings.steps, "files": files}

@@ -9,9 +9,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, NonNegativeInt, PositiveFloat, model_validator
 
-from petmad.config import Q4Switching, ReferenceSettings, Strict
+# StopCriteria lives with the configuration, whose case-study sections embed it; runs
+# take it from here with the rest of their settings.
+from petmad.config import (  # noqa: F401
+    LibraryModel,
+    Q4Switching,
+    ReferenceSettings,
+    StopCriteria,
+    Strict,
+)
 
 
 class Q4RestraintSettings(Q4Switching):
@@ -39,9 +47,8 @@ class PotentialSpec(Strict):
     """One term of the potential energy: a trained model, a cheap test potential, the
     reference engine, or a bias.  Terms in a run are summed."""
 
-    kind: Literal["metatomic", "emt", "lj", "harmonic", "reference", "q4_restraint"] = Field(
-        ..., description="what evaluates this term"
-    )
+    kind: Literal["metatomic", "library", "emt", "lj", "harmonic", "reference",
+                  "q4_restraint"] = Field(..., description="what evaluates this term")
     path: str | None = Field(None, description="exported metatomic model (.pt) for 'metatomic'")
     device: str = Field("cpu", description="torch device for 'metatomic' ('auto': GPU if any)")
     non_conservative: bool = Field(
@@ -66,6 +73,9 @@ class PotentialSpec(Strict):
         None, description="reference-engine section for 'reference'"
     )
     q4: Q4RestraintSettings | None = Field(None, description="settings for 'q4_restraint'")
+    library: LibraryModel | None = Field(
+        None, description="'library': a model library entry (SevenNet, CHGNet, an ASE "
+        "calculator factory; exported metatomic models run as 'metatomic')")
 
     @model_validator(mode="after")
     def _check_kind_fields(self) -> PotentialSpec:
@@ -73,6 +83,8 @@ class PotentialSpec(Strict):
             raise ValueError("a 'metatomic' potential needs 'path' (the exported .pt model)")
         if self.kind == "reference" and self.reference is None:
             raise ValueError("a 'reference' potential needs the 'reference' settings section")
+        if self.kind == "library" and self.library is None:
+            raise ValueError("a 'library' potential needs the 'library' entry")
         if self.kind == "q4_restraint" and self.q4 is None:
             raise ValueError("a 'q4_restraint' potential needs the 'q4' settings section")
         if self.non_conservative and self.kind not in ("metatomic", "harmonic"):
@@ -128,7 +140,8 @@ class PathIntegral(Strict):
 
 
 class ReplicaExchange(Strict):
-    temperatures_K: list[float] = Field(..., min_length=2, description="temperature ladder")
+    temperatures_K: list[PositiveFloat] = Field(..., min_length=2,
+                                                description="temperature ladder")
     attempt_stride: int = Field(
         10, ge=1, description="steps between exchange attempts (on average) per replica pair"
     )
@@ -163,24 +176,6 @@ class Records(Strict):
     )
 
 
-class StopCriteria(Strict):
-    max_uncertainty_eV_per_atom: float | None = Field(
-        None, gt=0, description="stop when the LLPR energy uncertainty per atom exceeds this"
-    )
-    min_distance_A: float | None = Field(
-        0.5, gt=0, description="stop when two atoms come closer than this (collapse)"
-    )
-    max_neighbour_distance_A: float | None = Field(
-        None,
-        gt=0,
-        description="stop when an atom has no neighbour within this distance (atoms flying "
-        "apart); null = off",
-    )
-    max_energy_change_eV_per_atom: float | None = Field(
-        None, gt=0, description="stop when |E - E_start|/N exceeds this (explosion)"
-    )
-
-
 class DynamicsSettings(Strict):
     ensemble: Literal["nve", "nvt", "npt"] = Field("nvt", description="statistical ensemble")
     temperature_K: float = Field(300.0, gt=0, description="target (and initial) temperature")
@@ -195,7 +190,7 @@ class DynamicsSettings(Strict):
         description="remove centre-of-mass motion (3 degrees of freedom fewer); switch off "
         "for atoms tethered to fixed sites, whose centre of mass is not conserved",
     )
-    fixed_atoms: list[int] = Field(
+    fixed_atoms: list[NonNegativeInt] = Field(
         default_factory=list,
         description="indices of atoms held fixed (e.g. the solid half while the other melts)",
     )

@@ -16,7 +16,6 @@ from petmad.io import write_json
 from petmad.simulate import DynamicsSettings, PotentialSpec, SimulationStopped
 from petmad.simulate.protocol import Stage, run_stages
 
-STOP = {"min_distance_A": 0.8, "max_energy_change_eV_per_atom": 2.0}
 
 
 def start_structure(settings: BtoDielectricSettings) -> Atoms:
@@ -31,7 +30,7 @@ def stages(settings: BtoDielectricSettings, temperature: float, seed: int) -> li
               "thermostat": {"kind": "svr", "tau_fs": settings.thermostat_tau_fs},
               "barostat": {"kind": "flexible", "pressure_bar": settings.pressure_bar,
                            "tau_fs": settings.barostat_tau_fs},
-              "stop": STOP}
+              "stop": settings.stop}
     stride = settings.record_stride
     equilibration = DynamicsSettings.model_validate({
         **common, "steps": settings.equilibration_steps, "seed": seed,

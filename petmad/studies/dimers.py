@@ -16,7 +16,7 @@ from ase import Atoms
 from ase.data import atomic_numbers, covalent_radii
 
 from petmad.config import DimerSettings
-from petmad.io import RowLog
+from petmad.io import RowLog, reading
 
 BOX_A = 20.0  # vacuum cell for engines that need one; the dimers are not periodic
 
@@ -85,7 +85,8 @@ def model_energy(model: str, device: str = "cpu") -> Callable[[Atoms], float]:
     """Energies from an exported model (.pt) or a SevenNet name."""
     from petmad.models.evaluate import load_calculator
 
-    calculator = load_calculator(model, device)
+    with reading(model, "model"):
+        calculator = load_calculator(model, device)
 
     def energy(atoms: Atoms) -> float:
         atoms = atoms.copy()

@@ -23,9 +23,6 @@ from petmad.io import write_json
 from petmad.simulate import DynamicsSettings, PotentialSpec, SimulationStopped, run_dynamics
 from petmad.simulate.protocol import relax
 
-# An atom with no neighbour within 5 Å has left the slab: the protocol assumes a slab.
-STOP = {"min_distance_A": 1.0, "max_neighbour_distance_A": 5.0,
-        "max_energy_change_eV_per_atom": 5.0}
 ELEMENTS = list(SYSTEM_ELEMENTS["hea"])
 
 
@@ -59,7 +56,7 @@ def remd_settings(settings: HeaSegregationSettings, seed: int) -> DynamicsSettin
                        "attempts_per_step": settings.swap_attempts_per_step},
         "records": {"properties_stride": stride, "trajectory_stride": stride,
                     "checkpoint_stride": max(stride, 500 // stride * stride)},
-        "stop": STOP})
+        "stop": settings.stop})
 
 
 def run_model(directory: str | Path, potential: PotentialSpec,

@@ -37,7 +37,6 @@ def phase_structure(phase: str, settings: LpsConductivitySettings) -> tuple[Atom
 
 def stages(settings: LpsConductivitySettings, temperature: float, seed: int) -> list[Stage]:
     common = {"temperature_K": temperature, "timestep_fs": settings.timestep_fs}
-    stop = {"min_distance_A": 0.5, "max_energy_change_eV_per_atom": 5.0}
 
     def equilibration(steps: int) -> dict[str, Any]:
         return {"properties_stride": 5, "trajectory_stride": steps, "checkpoint_stride": 500}
@@ -47,18 +46,18 @@ def stages(settings: LpsConductivitySettings, temperature: float, seed: int) -> 
         "thermostat": {"kind": "langevin", "tau_fs": 100.0},
         "barostat": {"kind": "isotropic", "pressure_bar": 1.0,
                      "tau_fs": settings.barostat_tau_fs},
-        "records": equilibration(settings.npt_steps), "stop": stop})
+        "records": equilibration(settings.npt_steps), "stop": settings.stop})
     nvt = DynamicsSettings.model_validate({
         **common, "ensemble": "nvt", "steps": settings.nvt_steps, "seed": seed + 1,
         "thermostat": {"kind": "langevin", "tau_fs": 100.0},
-        "records": equilibration(settings.nvt_steps), "stop": stop})
+        "records": equilibration(settings.nvt_steps), "stop": settings.stop})
     production = DynamicsSettings.model_validate({
         **common, "ensemble": "nvt", "steps": settings.production_steps, "seed": seed + 2,
         "thermostat": {"kind": "svr", "tau_fs": settings.thermostat_tau_fs},
         "records": {"properties_stride": settings.velocity_stride,
                     "trajectory_stride": settings.velocity_stride, "velocities": True,
                     "checkpoint_stride": 1000},
-        "stop": stop})
+        "stop": settings.stop})
     return [Stage("npt", npt), Stage("nvt", nvt, average_cell=True),
             Stage("production", production)]
 

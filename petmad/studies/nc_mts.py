@@ -34,8 +34,6 @@ from petmad.simulate.runner import step_timings
 
 VARIANTS = ("conservative", "direct", "mts")
 ENSEMBLES = ("nve", "nvt")
-# Broken molecules or an energy blow-up end a run: past that the trajectory means nothing.
-STOP = {"min_distance_A": 0.5, "max_energy_change_eV_per_atom": 5.0}
 
 
 def variant_potentials(model: PotentialSpec, variant: str) -> list[PotentialSpec]:
@@ -70,7 +68,7 @@ def run_settings(settings: NcMtsSettings, variant: str, ensemble: str, seed: int
                     "trajectory_stride": settings.record_stride // inner,
                     "velocities": True,
                     "checkpoint_stride": _chunk_steps(settings) // inner},
-        "stop": STOP,
+        "stop": settings.stop,
     }
     if variant == "mts":
         data["mts"] = {"outer_every": settings.outer_every}
@@ -100,7 +98,7 @@ def equilibrate(directory: Path, model: PotentialSpec, settings: NcMtsSettings, 
         "timestep_fs": settings.timestep_fs, "steps": settings.equilibration_steps,
         "seed": seed + 1, "thermostat": {"kind": "svr", "tau_fs": settings.thermostat_tau_fs},
         "records": {"properties_stride": 10, "trajectory_stride": settings.equilibration_steps},
-        "stop": STOP})
+        "stop": settings.stop})
     relaxed = relax(box, model, settings.relax_steps)
     run_dynamics(directory / "equilibration", relaxed, [model], nvt, progress=progress,
                  description="conservative equilibration")

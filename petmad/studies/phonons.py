@@ -25,7 +25,7 @@ import numpy as np
 from ase import Atoms
 
 from petmad.config import PhononSettings
-from petmad.io import RowLog
+from petmad.io import RowLog, reading
 from petmad.studies.relaxations import CRYSTALS
 
 ForceSets = Callable[[Atoms], np.ndarray]
@@ -218,9 +218,9 @@ def metatomic_forces(model, device: str = "cpu") -> ForceSets:
 
 
 def model_forces(model: str, device: str = "cpu") -> ForceSets:
-    """Forces of an exported model (.pt, with its ensemble if it has one) or a SevenNet
-    name (no ensemble)."""
-    if str(model).startswith("7net"):
+    """Forces of an exported model (.pt, with its ensemble if it has one) or of any other
+    model ``load_calculator`` takes (no ensemble)."""
+    if not str(model).endswith(".pt"):
         from petmad.models.evaluate import load_calculator
 
         return calculator_forces(load_calculator(model, device))
@@ -228,4 +228,6 @@ def model_forces(model: str, device: str = "cpu") -> ForceSets:
 
     from petmad.models.training import resolve_device
 
-    return metatomic_forces(load_atomistic_model(str(model)), resolve_device(device))
+    with reading(model, "exported model"):
+        loaded = load_atomistic_model(str(model))
+    return metatomic_forces(loaded, resolve_device(device))

@@ -25,6 +25,7 @@ from ase.build import bulk
 from ase.calculators.calculator import Calculator, all_changes
 
 from petmad.config import SpeedSettings
+from petmad.io import reading
 
 # Name suffix of a model's direct-force variant (energy and forces from one forward pass).
 DIRECT_SUFFIX = "-nc"
@@ -145,7 +146,8 @@ def direct_force_variants(models: dict[str, str], device: str = "cpu"
     for name, path in models.items():
         if not str(path).endswith(".pt"):
             continue
-        outputs = load_atomistic_model(str(path)).capabilities().outputs
+        with reading(path, "exported model"):
+            outputs = load_atomistic_model(str(path)).capabilities().outputs
         if "non_conservative_forces" in outputs:
             stress = "non_conservative_stress" in outputs
             variants[name + DIRECT_SUFFIX] = (
@@ -161,7 +163,8 @@ def ensemble_cost(model_path: str, settings: SpeedSettings, device: str = "cpu")
     from metatomic_ase import MetatomicCalculator
 
     atoms = material_structure(settings.materials[0], settings.ensemble_atoms)
-    plain = MetatomicCalculator(model_path, device=device, uncertainty_threshold=None)
+    with reading(model_path, "exported model"):
+        plain = MetatomicCalculator(model_path, device=device, uncertainty_threshold=None)
     if "energy_ensemble" not in plain.model().capabilities().outputs:
         return {"natoms": len(atoms), "status": "model has no LLPR ensemble"}
     ensemble = MetatomicCalculator(

@@ -19,7 +19,6 @@ from petmad.io import atomic_path, read_json, write_json
 from petmad.simulate import DynamicsSettings, PotentialSpec, SimulationStopped
 from petmad.simulate.protocol import Stage, relax, run_stages
 
-STOP = {"min_distance_A": 0.6, "max_energy_change_eV_per_atom": 5.0}
 
 
 def relax_job(directory: str | Path, potential: PotentialSpec, settings: SuccinicNmrSettings
@@ -44,7 +43,7 @@ def sampling_stages(settings: SuccinicNmrSettings, beads: int, seed: int) -> lis
               "timestep_fs": settings.timestep_fs,
               "thermostat": {"kind": "pile_l", "tau_fs": settings.thermostat_tau_fs},
               "path_integral": {"beads": beads, "bead_trajectories": beads > 1},
-              "stop": STOP}
+              "stop": settings.stop}
     stride = settings.record_stride
     equilibration = DynamicsSettings.model_validate({
         **common, "steps": settings.equilibration_steps, "seed": seed,

@@ -21,7 +21,6 @@ from petmad.io import atomic_path, read_json, write_json
 from petmad.simulate import DynamicsSettings, PotentialSpec, SimulationStopped, run_dynamics
 from petmad.simulate.protocol import last_frame, relax
 
-STOP = {"min_distance_A": 0.5, "max_energy_change_eV_per_atom": 5.0}
 
 
 def _thermostat(settings: WaterPimdSettings) -> dict[str, Any]:
@@ -43,7 +42,7 @@ def equilibration_job(directory: str | Path, potential: PotentialSpec,
         "timestep_fs": settings.timestep_fs, "steps": settings.equilibration_steps,
         "seed": seed + 1, "thermostat": _thermostat(settings),
         "records": {"properties_stride": 10, "trajectory_stride": settings.equilibration_steps},
-        "stop": STOP})
+        "stop": settings.stop})
     try:
         start = relax(box, potential, settings.relax_steps)
         run_dynamics(directory / "nvt", start, [potential], nvt, progress=progress,
@@ -67,7 +66,7 @@ def pimd_settings(settings: WaterPimdSettings, beads: int, seed: int) -> Dynamic
                           "bead_trajectories": beads > 1},
         "records": {"properties_stride": stride, "trajectory_stride": stride,
                     "checkpoint_stride": max(stride, 500 // stride * stride)},
-        "stop": STOP})
+        "stop": settings.stop})
 
 
 def pimd_job(directory: str | Path, potential: PotentialSpec, equilibration: Path,

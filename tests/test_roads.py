@@ -274,7 +274,10 @@ def test_every_model_runs_every_study_it_covers(own_labels_run):
         for system, missing in (("lps", ["Li", "P", "S"]), ("gaas", ["As", "Ga"]),
                                 ("hea", ["Co", "Cr", "Fe", "Mn"]), ("bto", ["Ba", "Ti"])))
     for system, table in STUDY_TABLES.items():
-        models = set(pd.read_csv(workdir / "results" / f"{table}.csv")["model"])
+        rows = pd.read_csv(workdir / "results" / f"{table}.csv")
+        if "kind" in rows:  # BaTiO3's table has a row for its dipole model besides
+            rows = rows[rows["kind"] != "dipole_model"]
+        models = set(rows["model"])
         expected = {"pet-mad", "7net-l3i5", "chgnet"} | ({"emt"} if system in ("water", "succinic")
                                                           else set())
         assert models == expected, (system, models)

@@ -163,17 +163,40 @@ def dataset_sizes(config: Config, dataset: str) -> tuple[int, int, float, str]:
     return structures, train, atoms, "atoms: mean per structure, from the dataset's builder"
 
 
+def labeling_shards(config: Config, dataset: str) -> list[str]:
+    """The structure ranges (``FIRST:END``) of a dataset's labeling jobs, or [] when one job
+    labels it all (``labeling.shard_size`` unset, or labels read from files).  The last range
+    is open-ended, so the shards cover the structures whatever their exact number."""
+    size = config.labeling.shard_size
+    if size is None or config.reference.engine == "file":
+        return []
+    structures = dataset_sizes(config, dataset)[0]
+    starts = range(0, max(structures, 1), size)
+    return [f"{start}:{start + size}" if start + size < structures else f"{start}:"
+            for start in starts]
+
+
 # --------------------------------------------------------------------------- stages
 
 
 def labeling_rows(config: Config) -> Iterator[dict]:
-    """One reference calculation per generated structure (rule ``label``)."""
+    """One reference calculation per generated structure (rule ``label``, or its shards'
+    rule ``label_shard``)."""
     engine = config.reference.engine
     for dataset in ["mad", *config.systems]:
         structures, _, atoms, note = dataset_sizes(config, dataset)
         steps = 0 if engine == "file" else 1
         if engine == "file":
             note = f"labels read from reference.file: no calculation; {note}"
+        shards = len(labeling_shards(config, dataset))
+        if shards:
+            yield _row("labeling", dataset, "label_shard", dataset, f"{engine} labels",
+                       "reference", n_jobs=shards, structures=structures / shards,
+                       atoms=atoms, steps=steps, step_unit=SINGLE,
+                       note=f"{shards} jobs of up to {config.labeling.shard_size} structures "
+                       "(structures: the mean per job); "
+                       f"before the force filter; {note}")
+            continue
         yield _row("labeling", dataset, "label", dataset, f"{engine} labels", "reference",
                    structures=structures, atoms=atoms, steps=steps, step_unit=SINGLE,
                    note=f"before the force filter; {note}")

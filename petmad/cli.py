@@ -80,14 +80,28 @@ def cmd_label(args: argparse.Namespace) -> None:
         summary = import_labeled(engine, args.input, args.output)
     else:
         labeling = LabelingSettings.model_validate(args.labeling)
+        first_index = int((args.shard or ":").partition(":")[0] or 0)
+        frames = read_extxyz(_single(args.input, "--input"), index=args.shard or ":")
         summary = label_structures(
-            read_extxyz(_single(args.input, "--input")), engine, args.output, workers=args.threads,
-            chunk_size=labeling.chunk_size, max_failed_fraction=labeling.max_failed_fraction,
+            frames, engine, args.output, workers=args.threads, chunk_size=labeling.chunk_size,
+            # A shard's failures count against the dataset's, when its shards are gathered.
+            max_failed_fraction=1.0 if args.shard else labeling.max_failed_fraction,
+            first_index=first_index,
         )
     print(f"{summary['n_labeled']} labeled, {summary['n_failed']} failed "
           f"({summary['engine']} {summary['version']})")
     for failure in summary["failures"]:
         print(f"  failed: structure {failure['index']} ({failure['subset']}): {failure['error']}")
+
+
+def cmd_gather_labels(args: argparse.Namespace) -> None:
+    from petmad.config import LabelingSettings
+    from petmad.reference.labeling import gather_shards
+
+    labeling = LabelingSettings.model_validate(args.labeling)
+    summary = gather_shards(args.inputs, args.output, labeling.max_failed_fraction)
+    print(f"{summary['n_labeled']} labeled, {summary['n_failed']} failed, from "
+          f"{len(args.inputs)} shards -> {args.output}")
 
 
 def cmd_split(args: argparse.Namespace) -> None:
@@ -574,7 +588,17 @@ def build_parser() -> argparse.ArgumentParser:
     label.add_argument("--reference", type=_json, required=True, help="config 'reference' (JSON)")
     label.add_argument("--labeling", type=_json, default={}, help="config 'labeling' (JSON)")
     label.add_argument("--threads", type=int, default=1, help="parallel worker processes")
+    label.add_argument("--shard", default=None, metavar="FIRST:END",
+                       help="label only structures FIRST to END-1 of --input (END empty: to "
+                       "the last), numbered as in the whole file; gather with gather-labels")
     label.set_defaults(func=cmd_label)
+
+    gather = commands.add_parser("gather-labels",
+                                 help="one dataset's labels from its labeling shards, in order")
+    gather.add_argument("--inputs", nargs="+", required=True, help="the shards' labels, in order")
+    gather.add_argument("--output", required=True)
+    gather.add_argument("--labeling", type=_json, default={}, help="config 'labeling' (JSON)")
+    gather.set_defaults(func=cmd_gather_labels)
 
     split = commands.add_parser("split", help="force filter and 80/10/10 split per subset")
     split.add_argument("--input", required=True)

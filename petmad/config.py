@@ -199,6 +199,10 @@ class LabelingSettings(Strict):
         8, ge=1, description="worker processes per labeling job (Snakemake caps at --cores)"
     )
     runtime_min: int = Field(120, ge=1, description="cluster runtime request per labeling job")
+    shard_size: PositiveInt | None = Field(
+        None, description="structures per labeling job: a dataset is labeled by independent "
+        "jobs of this many structures (each resumable), gathered into the same "
+        "labeled.extxyz one job writes; null: one job per dataset")
     chunk_size: int = Field(
         16, ge=1, description="structures per checkpointed chunk (a kill loses at most one)"
     )

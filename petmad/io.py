@@ -109,8 +109,9 @@ def write_extxyz(path: str | Path, frames: list[Atoms]) -> None:
         write(tmp, frames, format="extxyz")
 
 
-def read_extxyz(path: str | Path) -> list[Atoms]:
-    """All frames of an extxyz file, or one clear error naming the file and the problem."""
+def read_extxyz(path: str | Path, index: str = ":") -> list[Atoms]:
+    """The frames of an extxyz file (``index``: ASE's, e.g. ``"100:200"``; default all), or
+    one clear error naming the file and the problem."""
     from ase.io import read
 
     path = Path(path)
@@ -119,7 +120,7 @@ def read_extxyz(path: str | Path) -> list[Atoms]:
     if path.stat().st_size == 0:
         return []
     try:
-        frames = read(path, index=":", format="extxyz")
+        frames = read(path, index=index, format="extxyz")
     except Exception as exc:  # ASE raises many exception types on malformed input
         raise StructureFileError(f"'{path}' is not a valid extxyz file: {exc}") from exc
     return frames

@@ -84,6 +84,7 @@ wildcard_constraints:
     temperature=r"[0-9.]+",
     beads=r"[0-9]+",
     sampling="md|pimd",
+    shard=r"[0-9]+",
 
 
 def json_text(section):
@@ -127,10 +128,24 @@ def study_models(system):
     return registry.study_models(CFG, system)
 
 
+# labeling.shard_size: each dataset is labeled by rule label_shard's jobs, which rule label
+# gathers (never with the 'file' engine, which computes nothing).
+SHARDED_LABELING = CFG.labeling.shard_size is not None and CFG.reference.engine != "file"
+
+
+def labeling_shards(wildcards):
+    """A dataset's labeling shards (structure ranges), [] when one job labels it."""
+    return campaign.labeling_shards(CFG, wildcards.dataset)
+
+
 def labeling_input(wildcards):
-    """Structures to compute, or the user's labels file(s) when the engine is 'file'."""
+    """Structures to compute, the user's labels file(s) when the engine is 'file', or the
+    labeled shards to gather (``labeling.shard_size``)."""
     if CFG.reference.engine == "file":
         return CFG.reference.file.paths(wildcards.dataset)
+    shards = labeling_shards(wildcards)
+    if shards:
+        return [f"data/{wildcards.dataset}/shards/{index}.extxyz" for index in range(len(shards))]
     return f"data/{wildcards.dataset}/structures.extxyz"
 
 

@@ -24,22 +24,79 @@ rule build_structures:
         "--settings {params.settings:q} --seed {params.seed} --output {output} > {log} 2>&1"
 
 
-rule label:
+if not SHARDED_LABELING:
+
+    rule label:
+        message:
+            "Labeling {wildcards.dataset} with {params.engine}"
+        input:
+            labeling_input,
+        output:
+            labeled="data/{dataset}/labeled.extxyz",
+            summary="data/{dataset}/labeled.extxyz.json",
+        params:
+            engine=CFG.reference.engine,
+            reference=as_json(CFG.reference),
+            labeling=as_json(CFG.labeling),
+        log:
+            "logs/label/{dataset}.log",
+        benchmark:
+            "logs/label/{dataset}.benchmark.tsv"
+        conda:
+            CONDA_ENV
+        threads: CFG.labeling.max_threads
+        resources:
+            mem_mb=lambda wildcards, threads: 1500 + 1500 * threads,
+            runtime=CFG.labeling.runtime_min,
+        shell:
+            "python -m petmad label --input {input} --output {output.labeled} "
+            "--reference {params.reference:q} --labeling {params.labeling:q} "
+            "--threads {threads} > {log} 2>&1"
+
+else:
+
+    rule label:
+        message:
+            "Gathering the labeled shards of {wildcards.dataset}"
+        input:
+            labeling_input,
+        output:
+            labeled="data/{dataset}/labeled.extxyz",
+            summary="data/{dataset}/labeled.extxyz.json",
+        params:
+            labeling=as_json(CFG.labeling),
+        log:
+            "logs/label/{dataset}.log",
+        benchmark:
+            "logs/label/{dataset}.benchmark.tsv"
+        conda:
+            CONDA_ENV
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=30,
+        shell:
+            "python -m petmad gather-labels --inputs {input} --output {output.labeled} "
+            "--labeling {params.labeling:q} > {log} 2>&1"
+
+
+rule label_shard:
     message:
-        "Labeling {wildcards.dataset} with {params.engine}"
+        "Labeling {wildcards.dataset} structures {params.structures} with {params.engine}"
     input:
-        labeling_input,
+        "data/{dataset}/structures.extxyz",
     output:
-        labeled="data/{dataset}/labeled.extxyz",
-        summary="data/{dataset}/labeled.extxyz.json",
+        labeled="data/{dataset}/shards/{shard}.extxyz",
+        summary="data/{dataset}/shards/{shard}.extxyz.json",
     params:
         engine=CFG.reference.engine,
+        structures=lambda wildcards: labeling_shards(wildcards)[int(wildcards.shard)],
         reference=as_json(CFG.reference),
         labeling=as_json(CFG.labeling),
     log:
-        "logs/label/{dataset}.log",
+        "logs/label/{dataset}/{shard}.log",
     benchmark:
-        "logs/label/{dataset}.benchmark.tsv"
+        "logs/label/{dataset}/{shard}.benchmark.tsv"
     conda:
         CONDA_ENV
     threads: CFG.labeling.max_threads
@@ -47,9 +104,9 @@ rule label:
         mem_mb=lambda wildcards, threads: 1500 + 1500 * threads,
         runtime=CFG.labeling.runtime_min,
     shell:
-        "python -m petmad label --input {input} --output {output.labeled} "
-        "--reference {params.reference:q} --labeling {params.labeling:q} "
-        "--threads {threads} > {log} 2>&1"
+        "python -m petmad label --input {input} --shard {params.structures} "
+        "--output {output.labeled} --reference {params.reference:q} "
+        "--labeling {params.labeling:q} --threads {threads} > {log} 2>&1"
 
 
 rule split:

@@ -226,3 +226,61 @@ def test_file_engine_refuses_bad_labels_naming_file_structure_and_key(tmp_path, 
     engine = make_engine({"engine": "file", "file": {"path": "x/{dataset}.extxyz"}})
     with pytest.raises(LabelFileError, match="'.*bad.extxyz' " + message):
         engine.read_labeled(tmp_path / "bad.extxyz")
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "petmad", *args], capture_output=True,
+                          text=True, check=False)
+
+
+@pytest.mark.parametrize("shard_size", [3, 4, 100])
+def test_shards_gather_into_the_file_one_job_writes(tmp_path, shard_size):
+    """``label --shard`` jobs over consecutive ranges (the last open-ended, as the workflow
+    plans them), then ``gather-labels``: the same bytes and summary as one ``label`` job,
+    failures numbered as in the whole file."""
+    frames = emt_structures(8)
+    frames.insert(5, bulk("Fe", "bcc", 2.87))  # EMT has no Fe: one failure, in a shard
+    write_extxyz(tmp_path / "structures.extxyz", frames)
+    engine, labeling_settings = '{"engine": "emt"}', '{"chunk_size": 2}'
+    whole = _cli("label", "--input", str(tmp_path / "structures.extxyz"), "--output",
+                 str(tmp_path / "whole.extxyz"), "--reference", engine,
+                 "--labeling", labeling_settings)
+    assert whole.returncode == 0, whole.stderr
+    starts = range(0, len(frames), shard_size)
+    ranges = [f"{s}:{s + shard_size}" if s + shard_size < len(frames) else f"{s}:"
+              for s in starts]
+    shards = []
+    for index, structures in enumerate(ranges):
+        shards.append(tmp_path / f"shard{index}.extxyz")
+        result = _cli("label", "--input", str(tmp_path / "structures.extxyz"), "--shard",
+                      structures, "--output", str(shards[-1]), "--reference", engine,
+                      "--labeling", labeling_settings)
+        assert result.returncode == 0, result.stderr
+    gathered = _cli("gather-labels", "--inputs", *map(str, shards), "--output",
+                    str(tmp_path / "gathered.extxyz"), "--labeling", labeling_settings)
+    assert gathered.returncode == 0, gathered.stderr
+    assert f"from {len(ranges)} shards" in gathered.stdout
+    for suffix in ("", ".json"):
+        assert (tmp_path / f"gathered.extxyz{suffix}").read_bytes() == \
+            (tmp_path / f"whole.extxyz{suffix}").read_bytes(), suffix
+    assert "structure 5" in whole.stdout
+
+
+def test_gathering_checks_the_failed_fraction_over_the_dataset(tmp_path):
+    """Each shard labels what it can; the dataset-wide limit is applied when gathering."""
+    frames = [bulk("Fe", "bcc", 2.87), bulk("Fe", "bcc", 2.9), bulk("Cu", "fcc", 3.6),
+              bulk("Cu", "fcc", 3.65)]
+    write_extxyz(tmp_path / "structures.extxyz", frames)
+    for index, structures in enumerate(["0:2", "2:"]):
+        result = _cli("label", "--input", str(tmp_path / "structures.extxyz"), "--shard",
+                      structures, "--output", str(tmp_path / f"{index}.extxyz"),
+                      "--reference", '{"engine": "emt"}', "--labeling",
+                      '{"max_failed_fraction": 0.25}')
+        assert result.returncode == 0, result.stderr  # shard 0: both of its structures failed
+    gathered = _cli("gather-labels", "--inputs", str(tmp_path / "0.extxyz"),
+                    str(tmp_path / "1.extxyz"), "--output", str(tmp_path / "all.extxyz"),
+                    "--labeling", '{"max_failed_fraction": 0.25}')
+    assert gathered.returncode == 2
+    assert gathered.stderr.strip().splitlines()[-1].startswith(
+        "error: 2 of 4 structures failed with engine 'emt'")
+    assert not (tmp_path / "all.extxyz").exists()

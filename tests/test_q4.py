@@ -14,14 +14,17 @@ from scipy.spatial.transform import Rotation
 from scipy.special import sph_harm_y
 
 from petmad.simulate.q4 import (
+    ANGSTROM_TO_NM,
     EV_TO_KJ_PER_MOL,
     PLUMED_Q4_SCALE,
     Q4RestraintCalculator,
     Q4Settings,
     evaluate_restraint,
     mean_q4,
+    pair_weights,
     per_atom_q4,
     per_atom_q4_values,
+    plumed_cell_problem,
     plumed_input,
     real_spherical_harmonics_l4,
     switching_function,
@@ -363,47 +366,90 @@ def test_calculator_matches_evaluation_and_conserves_energy():
 # ---------------------------------------------------------------------------- PLUMED
 
 
-def test_plumed_input_units_and_species():
-    settings = Q4Settings(
-        r0_A=3.2,
-        d0_A=0.4,
-        n=8,
-        m=14,
-        cutoff_A=4.5,
-        taper_A=0.5,
-        kappa_eV=2.5,
-        target=0.5,
-        q_solid=0.6,
-        q_liquid=0.2,
-        species=("Ga",),
-    )
+def lepton_switching(expression: str, distance_nm: np.ndarray, d_max_nm: float) -> np.ndarray:
+    """PLUMED's CUSTOM switching function with R_0=1 and NOSTRETCH, evaluated in numpy:
+    the expression of x = r (nm) up to D_MAX, zero beyond.  Lepton's ``^`` is ``**``."""
+    namespace = {"x": distance_nm, "max": np.maximum, "min": np.minimum, "cos": np.cos,
+                 "pi": np.pi, "__builtins__": {}}
+    values = eval(expression.replace("^", "**"), namespace)  # our own text, no builtins
+    return np.where(distance_nm <= d_max_nm, values, 0.0)
+
+
+def _plumed_lines(text: str) -> dict[str, str]:
+    return {line.split(":")[0]: line for line in text.splitlines()
+            if line and not line.startswith("#")}
+
+
+@pytest.mark.parametrize("switching", [
+    {"r0_A": 3.0, "cutoff_A": 3.5, "taper_A": 0.5},  # the GaAs study's
+    {"r0_A": 3.2, "d0_A": 0.4, "n": 8, "m": 14, "cutoff_A": 4.5, "taper_A": 0.7},
+    {"r0_A": 2.5, "n": 4, "m": 8, "cutoff_A": 3.0, "taper_A": 0.0},  # a hard cut
+])
+def test_plumed_switching_function_is_the_torch_weight(switching):
+    """The written SWITCH, read the way PLUMED reads it, gives the torch code's neighbour
+    weights (taper included) on a fine grid of distances."""
+    settings = Q4Settings(**switching)
+    q4 = _plumed_lines(plumed_input(settings, 2, ["Cu", "Cu"]))["q4cv"]
+    switch = q4.split("SWITCH={")[1].split("}")[0]
+    fields = dict(field.split("=", 1) for field in switch.split()[1:] if "=" in field)
+    assert switch.startswith("CUSTOM ") and fields["R_0"] == "1" and "NOSTRETCH" in switch
+    assert "D_0" not in fields  # the offset is inside the expression
+    distance = np.linspace(0.01, settings.cutoff_A + 0.5, 4001)
+    torch_weight = pair_weights(torch.tensor(distance, dtype=torch.float64), settings).numpy()
+    plumed_weight = lepton_switching(fields["FUNC"], distance * ANGSTROM_TO_NM,
+                                     float(fields["D_MAX"]))
+    np.testing.assert_allclose(plumed_weight, torch_weight, rtol=1e-12, atol=1e-14)
+    if settings.taper_A:  # the taper matters: without it the weights would differ
+        band = (distance > settings.cutoff_A - settings.taper_A) & (distance < settings.cutoff_A)
+        untapered = switching_function(torch.tensor(distance[band]), settings).numpy()
+        assert np.abs(untapered - torch_weight[band]).max() > 0.05
+
+
+def test_plumed_input_units_species_and_full_precision():
+    settings = Q4Settings(r0_A=3.2, d0_A=0.4, n=8, m=14, cutoff_A=4.5, taper_A=0.5,
+                          kappa_eV=2.5, target=0.5, q_solid=0.6, q_liquid=0.2 / 3,
+                          species=("Ga",))
     symbols = ["Ga"] * 4 + ["As"] * 4 + ["Ga", "As", "Ga", "Ga"]
     text = plumed_input(settings, len(symbols), symbols, stride=50)
-    lines = {line.split(":")[0]: line for line in text.splitlines() if not line.startswith("#")}
+    lines = _plumed_lines(text)
+    assert "Q4 SPECIES=1-4,9,11-12 " in lines["q4cv"] and lines["q4cv"].endswith("MEAN")
+    assert "D_MAX=0.45" in lines["q4cv"]
 
-    q4 = lines["q4"]
-    assert "Q4 SPECIES=1-4,9,11-12 " in q4
-    assert "SWITCH={RATIONAL R_0=0.32 D_0=0.04 NN=8 MM=14 D_MAX=0.45 NOSTRETCH}" in q4
-    assert q4.endswith("MEAN")
+    def number(line, key):
+        return float(line.split(f"{key}=")[1].split()[0])
 
-    combine = lines["s"]
-    coefficient = float(combine.split("COEFFICIENTS=")[1].split()[0])
-    parameter = float(combine.split("PARAMETERS=")[1].split()[0])
-    assert coefficient == pytest.approx(1.0 / (PLUMED_Q4_SCALE * 0.4), rel=1e-9)
-    assert parameter == pytest.approx(PLUMED_Q4_SCALE * 0.2, rel=1e-9)
+    # q4_mean is this module's q4: PLUMED's mean divided by its missing factor.
+    assert number(lines["q4_mean"], "COEFFICIENTS") == 1.0 / PLUMED_Q4_SCALE
     assert PLUMED_Q4_SCALE == pytest.approx(0.846284375, rel=1e-9)
-
+    # Every constant reads back as the double it came from (no 10-digit rounding).
+    assert number(lines["s"], "COEFFICIENTS") == 1.0 / (0.6 - 0.2 / 3)
+    assert number(lines["s"], "PARAMETERS") == 0.2 / 3
     restraint = lines["pin"]
     assert "RESTRAINT ARG=s AT=0.5" in restraint
-    kappa = float(restraint.split("KAPPA=")[1].split()[0])
-    assert kappa == pytest.approx(2.5 * 96.485332, rel=1e-10)
-    assert EV_TO_KJ_PER_MOL == 96.485332
-    assert any(line.startswith("PRINT") and "STRIDE=50" in line for line in text.splitlines())
+    assert number(restraint, "KAPPA") == 2.5 * EV_TO_KJ_PER_MOL
+    assert EV_TO_KJ_PER_MOL == pytest.approx(96.485332, rel=1e-8)  # kJ/mol per eV
+    assert any(line.startswith("PRINT ARG=q4_mean,s,pin.bias") and "STRIDE=50" in line
+               for line in text.splitlines())
 
     everything = plumed_input(Q4Settings(), 7, ["Cu"] * 7)
     assert "SPECIES=1-7 " in everything
     with pytest.raises(ValueError, match="symbols"):
         plumed_input(Q4Settings(), 8, ["Cu"] * 7)
+
+
+def test_cells_under_twice_the_cutoff_are_named_for_plumed():
+    settings = Q4Settings(cutoff_A=3.5)
+    gaas = bulk("GaAs", "zincblende", a=5.65, cubic=True)
+    problem = plumed_cell_problem(gaas, settings)
+    assert problem and "5.65 Å along axis a" in problem and "7 Å" in problem
+    assert plumed_cell_problem(gaas.repeat((2, 2, 2)), settings) is None
+    slab = gaas.repeat((2, 2, 1))
+    slab.pbc = [True, True, False]  # a non-periodic direction has no images
+    assert plumed_cell_problem(slab, settings) is None
+    # A skewed cell's height, not its vector length, is what counts.
+    skewed = Atoms("Cu", cell=[[10.0, 0, 0], [7.0, 5.0, 0], [0, 0, 10.0]], pbc=True)
+    assert np.linalg.norm(skewed.cell[1]) > 7.0
+    assert "5.00 Å along axis b" in plumed_cell_problem(skewed, settings)
 
 
 # ------------------------------------------------------------------------ validation

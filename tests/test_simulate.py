@@ -517,13 +517,102 @@ def test_q4_restraint_is_summed_with_the_model_and_recorded(tmp_path):
 
 
 def test_plumed_bias_is_rendered_as_an_i_pi_bias():
-    terms = [ForceTerm("lj0", "potential_0.json"),
-             ForceTerm("q4restraint1", "potential_1.json", ("s",), plumed_file="plumed.dat")]
-    xml = render_input(settings(), terms, RunFiles("init.extxyz", ("init.extxyz",), "stop.json"))
+    from ipi.utils.io.inputs.io_xml import xml_parse_string
+
+    terms = [ForceTerm("lj0", "potential_0.json", ("energy_ensemble",)),
+             ForceTerm("q4restraint1", "potential_1.json", ("q4_mean", "s"),
+                       plumed_file="plumed.dat")]
+    files = RunFiles("init.extxyz", ("init.extxyz",), "stop.json")
+    xml = render_input(settings(), terms, files)
+    xml_parse_string(xml)
     assert "<ffplumed" in xml and "<plumed_dat>plumed.dat</plumed_dat>" in xml
+    assert "<plumed_extras>[q4_mean, s]</plumed_extras>" in xml
     assert '<bias>\n        <force forcefield="q4restraint1"/>' in xml
     assert '<force forcefield="q4restraint1"/>' not in xml.split("<forces>")[1].split("</forces>")[0]
-    assert ">extras_bias</trajectory>" in xml
+    # Component outputs exist only for <forces> terms; the bias is the ensemble bias.
+    assert "pot_component_raw(0)" in xml and "pot_component_raw(1)" not in xml
+    assert "ensemble_bias{electronvolt}" in xml
+    assert 'extra_type="energy_ensemble" flush="1000">extras_component_raw(0)<' in xml
+    assert 'filename="x1_s" stride="10" extra_type="s" flush="1000">extras_bias<' in xml
+    assert 'filename="x1_q4_mean"' in xml
+    # i-PI's metad update makes PLUMED write COLVAR; it needs one classical system.
+    assert '<smotion mode="metad">' in xml and "<metaff>[q4restraint1]</metaff>" in xml
+    pimd = render_input(settings(path_integral={"beads": 2}), terms, files)
+    assert "<smotion" not in pimd and "<ffplumed" in pimd
+    remd = settings(replica_exchange={"temperatures_K": [300.0, 400.0]})
+    two = RunFiles("init.extxyz", ("init.extxyz", "init.extxyz"), "stop.json")
+    assert '<smotion mode="metad">' not in render_input(remd, terms, two)
+
+
+@pytest.mark.parametrize("beads", [1, 2])
+def test_a_restraint_applied_as_i_pi_bias_is_recorded_as_one_applied_as_a_force(tmp_path, beads):
+    """The PLUMED path without a kernel: the torch restraint run as i-PI's ensemble bias
+    (the road PLUMED takes: <bias>, ensemble_bias, per-bead extras files) gives the records
+    it gives as one of the <forces> terms, step for step."""
+    import dataclasses
+
+    from petmad.simulate.records import write_records
+    from petmad.simulate.runner import integrate, prepare
+
+    atoms = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2)
+    atoms.rattle(0.05, seed=1)
+    restraint = PotentialSpec(kind="q4_restraint", q4={
+        "r0_A": 2.2, "cutoff_A": 3.2, "taper_A": 0.4, "kappa_eV": 50.0,
+        "q_solid": 0.19, "q_liquid": 0.05, "target": 0.5})
+    run = settings(steps=12, temperature_K=300.0, path_integral={"beads": beads},
+                   records={"trajectory_stride": 3, "properties_stride": 3})
+    potentials = [PotentialSpec(kind="emt"), restraint]
+    records = {}
+    for how in ("force", "bias"):
+        work = tmp_path / how / "ipi"
+        work.mkdir(parents=True)
+        terms = prepare(work, [atoms], potentials, run)
+        if how == "bias":
+            terms = [dataclasses.replace(term, bias=term.name.startswith("q4"))
+                     for term in terms]
+            files = RunFiles("init_00.extxyz", ("init_00.extxyz",), "stop.json")
+            (work / "input.xml").write_text(render_input(run, terms, files))
+            assert "ensemble_bias" in (work / "input.xml").read_text()
+        integrate(work, run, progress=False)
+        if how == "bias":
+            assert (work / "sim.x1_s_0").exists()
+        write_records(work, work.parent, run, terms, atoms)
+        records[how] = (np.load(work.parent / "records.npz"),
+                        pd.read_csv(work.parent / "properties.csv"))
+    (force, force_table), (bias, bias_table) = records["force"], records["bias"]
+    assert set(force.files) == set(bias.files) >= {"s", "q4_mean"}
+    assert len(bias["s"]) == 5
+    for key in ("s", "q4_mean"):
+        np.testing.assert_allclose(bias[key], force[key], rtol=1e-9, err_msg=key)
+    assert list(bias_table.columns) == list(force_table.columns)
+    for column in ("potential_q4restraint1_eV", "potential_emt0_eV", "potential_eV",
+                   "conserved_eV"):
+        np.testing.assert_allclose(bias_table[column], force_table[column], rtol=1e-8,
+                                   atol=1e-10, err_msg=column)
+    assert bias_table["potential_q4restraint1_eV"].abs().max() > 1e-3  # the bias acted
+
+
+def test_an_unusable_plumed_kernel_leaves_the_torch_restraint_with_one_line(
+        tmp_path, monkeypatch, capsys):
+    from petmad.simulate import runner
+
+    monkeypatch.setenv("PLUMED_KERNEL", str(tmp_path / "no-such-libplumedKernel.so"))
+    runner.plumed_problem.cache_clear()
+    atoms = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2)
+    restraint = PotentialSpec(kind="q4_restraint", q4={
+        "r0_A": 2.2, "cutoff_A": 3.2, "taper_A": 0.4, "kappa_eV": 1.0,
+        "q_solid": 0.19, "q_liquid": 0.05})
+    try:
+        run_dynamics(tmp_path / "run", atoms, [PotentialSpec(kind="emt"), restraint],
+                     settings(steps=2), progress=False)
+    finally:
+        runner.plumed_problem.cache_clear()
+    lines = [line for line in capsys.readouterr().err.splitlines() if "PLUMED" in line]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("petmad-bench: PLUMED does not apply this run's Q4 restraint")
+    assert "the torch restraint (the same bias) does" in lines[0]
+    assert "<ffplumed" not in (tmp_path / "run" / "ipi" / "input.xml").read_text()
+    assert "s" in np.load(tmp_path / "run" / "records.npz")
 
 
 def test_the_reference_engine_runs_as_a_model(tmp_path):

@@ -70,11 +70,12 @@ def _run_in_worker(item: tuple[int, Atoms]) -> tuple[int, Atoms | Failure]:
     return _run_one(_worker_engine, *item)
 
 
-def _signature(engine: ReferenceEngine, frames: list[Atoms], chunk_size: int) -> str:
+def _signature(engine: ReferenceEngine, frames: list[Atoms], chunk_size: int,
+               first_index: int) -> str:
     """Identifies the work so stale chunks from other inputs or settings are never reused."""
     digest = hashlib.sha256()
     digest.update(json.dumps(engine.describe(), sort_keys=True, default=str).encode())
-    digest.update(str(chunk_size).encode())
+    digest.update(f"{chunk_size} {first_index}".encode())
     for atoms in frames:
         digest.update(atoms.numbers.tobytes())
         digest.update(atoms.positions.tobytes())
@@ -140,17 +141,25 @@ def label_structures(
     max_failed_fraction: float = 0.5,
     progress: bool = True,
     on_chunk: Callable[[int], None] | None = None,
+    first_index: int = 0,
 ) -> dict[str, Any]:
     """Label ``frames`` into ``output`` (extxyz) and ``output`` + ``.json`` (what labeled it,
-    which structures failed and why).  Returns that summary."""
+    which structures failed and why).  Returns that summary.
+
+    ``frames`` may be one shard of a dataset, starting at structure ``first_index`` of it:
+    structures and failures are then numbered as in the whole dataset, so that
+    :func:`gather_shards` writes what one job labeling everything writes.
+    """
     output = Path(output)
     engine.check_available()
     engine.prepare({symbol for atoms in frames for symbol in atoms.get_chemical_symbols()})
-    chunks = [list(range(start, min(start + chunk_size, len(frames))))
-              for start in range(0, len(frames), chunk_size)]
-    store = ChunkStore(output.parent / f"{output.name}.chunks", _signature(engine, frames, chunk_size))
+    end = first_index + len(frames)
+    chunks = [list(range(start, min(start + chunk_size, end)))
+              for start in range(first_index, end, chunk_size)]
+    store = ChunkStore(output.parent / f"{output.name}.chunks",
+                       _signature(engine, frames, chunk_size, first_index))
     pending = [c for c in range(len(chunks)) if not store.done(c)]
-    items = [(i, frames[i]) for c in pending for i in chunks[c]]
+    items = [(i, frames[i - first_index]) for c in pending for i in chunks[c]]
 
     bar = tqdm(total=len(frames), initial=len(frames) - len(items), desc=f"labeling ({engine.name})",
                unit="structure", disable=not progress, mininterval=2.0)
@@ -171,25 +180,50 @@ def label_structures(
     bar.close()
 
     failures = [f for c in range(len(chunks)) for f in store.load_failures(c)]
-    summary = {
-        **engine.describe(),
-        "n_input": len(frames),
-        "n_labeled": len(frames) - len(failures),
-        "n_failed": len(failures),
-        "failures": [f.__dict__ for f in failures],
-    }
-    if frames and len(failures) > max_failed_fraction * len(frames):
-        shown = "; ".join(f"structure {f.index} ({f.subset}): {f.error}" for f in failures[:3])
+    summary = _summary(engine.describe(), len(frames), [f.__dict__ for f in failures],
+                       max_failed_fraction)
+    _write_labeled(output, summary, [store.frames_path(c) for c in range(len(chunks))])
+    shutil.rmtree(store.directory)
+    return summary
+
+
+def _summary(description: dict[str, Any], n_input: int, failures: list[dict[str, Any]],
+             max_failed_fraction: float) -> dict[str, Any]:
+    """What labeled the structures and which failed; raises when too many did."""
+    if n_input and len(failures) > max_failed_fraction * n_input:
+        shown = "; ".join(f"structure {f['index']} ({f['subset']}): {f['error']}"
+                          for f in failures[:3])
         raise LabelingError(
-            f"{len(failures)} of {len(frames)} structures failed with engine '{engine.name}' "
-            f"(more than labeling.max_failed_fraction={max_failed_fraction}); first: {shown}"
-        )
+            f"{len(failures)} of {n_input} structures failed with engine "
+            f"'{description['engine']}' (more than labeling.max_failed_fraction="
+            f"{max_failed_fraction}); first: {shown}")
+    return {**description, "n_input": n_input, "n_labeled": n_input - len(failures),
+            "n_failed": len(failures), "failures": failures}
+
+
+def _write_labeled(output: Path, summary: dict[str, Any], parts: list[Path]) -> None:
+    """``output`` as the concatenation of ``parts`` (extxyz frames are independent blocks),
+    with its summary beside it."""
     write_json(output.with_name(output.name + ".json"), summary)
     with atomic_path(output) as tmp:
         with open(tmp, "wb") as sink:
-            for c in range(len(chunks)):
-                sink.write(store.frames_path(c).read_bytes())
-    shutil.rmtree(store.directory)
+            for part in parts:
+                sink.write(part.read_bytes())
+
+
+def gather_shards(shards: list[str | Path], output: str | Path,
+                  max_failed_fraction: float) -> dict[str, Any]:
+    """One dataset's labels from its shards (in order), as one job would have written them:
+    the same frames, bytes and summary.  The failed fraction is checked over the dataset."""
+    summaries = [read_json(f"{shard}.json") for shard in shards]
+    if not summaries:
+        raise LabelingError("no labeling shards to gather")
+    description = {key: value for key, value in summaries[0].items()
+                   if key not in ("n_input", "n_labeled", "n_failed", "failures")}
+    summary = _summary(description, sum(s["n_input"] for s in summaries),
+                       [failure for s in summaries for failure in s["failures"]],
+                       max_failed_fraction)
+    _write_labeled(Path(output), summary, [Path(shard) for shard in shards])
     return summary
 
 

@@ -28,6 +28,11 @@ class ForceTerm:
     extras: tuple[str, ...] = ()
     mts_weights: tuple[float, float] | None = None
     plumed_file: str | None = None  # set: PLUMED applies this term as an i-PI bias
+    bias: bool = False  # applied as i-PI's ensemble bias (a PLUMED term always is)
+
+    @property
+    def is_bias(self) -> bool:
+        return self.bias or self.plumed_file is not None
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,23 @@ class RunFiles:
     template: str
     initial: tuple[str, ...]  # one structure file per replica
     stop_file: str
+
+
+def force_terms(terms: list[ForceTerm]) -> list[ForceTerm]:
+    """The terms in i-PI's <forces>, in order (pot_component_raw's indices)."""
+    return [term for term in terms if not term.is_bias]
+
+
+def bias_terms(terms: list[ForceTerm]) -> list[ForceTerm]:
+    """The terms i-PI applies as its ensemble bias (PLUMED's, in runs that use it)."""
+    return [term for term in terms if term.is_bias]
+
+
+def plumed_updates(settings: DynamicsSettings) -> bool:
+    """Whether i-PI calls PLUMED's update each step (its 'metad' smotion), which is what
+    makes PLUMED write COLVAR.  i-PI updates at the centroid of one system only, so not
+    under replica exchange or path integrals; the values are recorded by i-PI either way."""
+    return settings.replica_exchange is None and settings.path_integral.beads == 1
 
 
 def _thermostat(settings: DynamicsSettings, indent: str) -> str:
@@ -111,7 +133,7 @@ def _motion(settings: DynamicsSettings) -> str:
 
 def _ensemble(settings: DynamicsSettings, temperature: float, terms: list[ForceTerm]) -> str:
     lines = ["    <ensemble>", f'      <temperature units="kelvin">{temperature}</temperature>']
-    biases = [term for term in terms if term.plumed_file]
+    biases = bias_terms(terms)
     if biases:
         lines.append("      <bias>")
         lines += [f'        <force forcefield="{term.name}"/>' for term in biases]
@@ -125,9 +147,7 @@ def _ensemble(settings: DynamicsSettings, temperature: float, terms: list[ForceT
 
 def _forces(terms: list[ForceTerm]) -> str:
     lines = ["    <forces>"]
-    for term in terms:
-        if term.plumed_file:
-            continue
+    for term in force_terms(terms):
         if term.mts_weights is None:
             lines.append(f'      <force forcefield="{term.name}"/>')
         else:
@@ -147,7 +167,11 @@ def _outputs(settings: DynamicsSettings, terms: list[ForceTerm]) -> str:
     if pimd:
         properties.append("kinetic_cv{electronvolt}")
     if len(terms) > 1:
-        properties += [f"pot_component_raw({k}){{electronvolt}}" for k in range(len(terms))]
+        # pot_component_raw counts the <forces> terms only; PLUMED's are the ensemble bias.
+        properties += [f"pot_component_raw({k}){{electronvolt}}"
+                       for k in range(len(force_terms(terms)))]
+    if bias_terms(terms):
+        properties.append("ensemble_bias{electronvolt}")
     out = [f'  <output prefix="{PREFIX}">',
            (f'    <properties filename="out" stride="{records.properties_stride}" flush="1000">'
             f"[{', '.join(properties)}]</properties>")]
@@ -168,10 +192,11 @@ def _outputs(settings: DynamicsSettings, terms: list[ForceTerm]) -> str:
     forces_index = 0
     for index, term in enumerate(terms):
         for key in term.extras:
-            source = "extras_bias" if term.plumed_file else f"extras_component_raw({forces_index})"
+            # i-PI writes a bias's extras per bead: x<index>_<key>_<bead>.
+            source = "extras_bias" if term.is_bias else f"extras_component_raw({forces_index})"
             out.append(f'    <trajectory filename="x{index}_{key}" stride="{stride}" '
                        f'extra_type="{key}" flush="1000">{source}</trajectory>')
-        forces_index += 0 if term.plumed_file else 1
+        forces_index += 0 if term.is_bias else 1
     if settings.path_integral.heat_capacity_stride:
         out.append(f'    <properties filename="heatcap" '
                    f'stride="{settings.path_integral.heat_capacity_stride}" flush="1000">'
@@ -222,6 +247,11 @@ def render_input(settings: DynamicsSettings, terms: list[ForceTerm], files: RunF
     if settings.replica_exchange:
         parts.append('  <smotion mode="remd">\n'
                      f"    <remd><stride>{settings.replica_exchange.attempt_stride}</stride></remd>\n"
+                     "  </smotion>")
+    elif any(term.plumed_file for term in terms) and plumed_updates(settings):
+        names = ", ".join(term.name for term in terms if term.plumed_file)
+        parts.append('  <smotion mode="metad">\n'
+                     f"    <metad><metaff>[{names}]</metaff></metad>\n"
                      "  </smotion>")
     parts.append("</simulation>")
     return "\n".join(parts) + "\n"

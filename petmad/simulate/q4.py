@@ -7,9 +7,8 @@ Everything here is written in float64 torch so that forces and stress come from 
 and are exactly consistent with the energy (what energy-conserving MD needs); the pair
 list itself is built in numpy, because it only has to decide which pairs exist.
 
-``plumed_input`` writes the same bias for PLUMED, for runs that prefer to let PLUMED apply
-it; the two agree except in the taper region (PLUMED has no taper) and up to PLUMED's
-different Q4 normalisation, which ``plumed_input`` compensates for.
+``plumed_input`` writes the same bias for PLUMED (taper and normalisation included), for
+runs that let PLUMED apply it.
 """
 
 from __future__ import annotations
@@ -21,13 +20,13 @@ from typing import ClassVar
 
 import numpy as np
 import torch
-from ase import Atoms
+from ase import Atoms, units
 from ase.calculators.calculator import Calculator, all_changes
 from ase.stress import full_3x3_to_voigt_6_stress
 
 from petmad.simulate.settings import Q4RestraintSettings
 
-EV_TO_KJ_PER_MOL = 96.485332
+EV_TO_KJ_PER_MOL = units.mol / units.kJ  # CODATA 2014, as ASE has it: 96.485332...
 ANGSTROM_TO_NM = 0.1
 
 # Steinhardt's q_l carries sqrt(4 pi / (2l + 1)) so that one neighbour gives q_l = 1;
@@ -345,7 +344,49 @@ def _index_ranges(indices: Sequence[int]) -> str:
 
 
 def _num(value: float) -> str:
-    return f"{value:.10g}"
+    """Shortest text that reads back as the same double: the file is the bias, exactly."""
+    return repr(float(value))
+
+
+def plumed_switching_expression(settings: Q4Settings) -> str:
+    """:func:`pair_weights` as a PLUMED (Lepton) expression in ``x``, the distance in nm.
+
+    PLUMED's CUSTOM switching function is given ``x = (r - D_0) / R_0``; with ``R_0=1`` and
+    no ``D_0`` that is the distance itself, so the offset, the rational function and the
+    cosine taper are all written out here, in the same form as the torch code: the rational
+    part of ``y = max(r - d0, 0) / r0`` (``1/(1 + y^n)`` when m = 2n, else the ratio of
+    geometric sums, which has no 0/0 at y = 1), times the taper.
+    """
+    r0 = _num(settings.r0_A * ANGSTROM_TO_NM)
+    d0 = settings.d0_A * ANGSTROM_TO_NM
+    y = f"(x/{r0})" if d0 == 0.0 else f"(max(x-{_num(d0)},0)/{r0})"
+    n, m = settings.n, settings.m
+    if m == 2 * n:
+        rational = f"1/(1+{y}^{n})"
+    else:
+        def geometric(terms: int) -> str:
+            return "+".join(["1", *(f"{y}^{k}" for k in range(1, terms))])
+        rational = f"({geometric(n)})/({geometric(m)})"
+    if settings.taper_A == 0.0:
+        return rational  # D_MAX cuts at the cutoff, as the torch code does
+    start = _num((settings.cutoff_A - settings.taper_A) * ANGSTROM_TO_NM)
+    width = _num(settings.taper_A * ANGSTROM_TO_NM)
+    return f"({rational})*0.5*(1+cos(pi*min(max(x-{start},0),{width})/{width}))"
+
+
+def plumed_cell_problem(atoms: Atoms, settings: Q4Settings) -> str | None:
+    """Why PLUMED's Q4 would be wrong in this cell, or None.  PLUMED's contact matrix sees
+    only the nearest periodic image of each neighbour, so every periodic cell height must
+    be at least twice the cutoff (the torch restraint sums over all images)."""
+    heights = [1.0 / np.linalg.norm(row) for row in np.linalg.inv(atoms.cell.array).T]
+    short = [(axis, height) for axis, (height, periodic) in
+             enumerate(zip(heights, atoms.pbc)) if periodic and height < 2 * settings.cutoff_A]
+    if not short:
+        return None
+    axis, height = min(short, key=lambda item: item[1])
+    return (f"cell height {height:.2f} Å along axis {'abc'[axis]} is under twice the Q4 "
+            f"cutoff ({2 * settings.cutoff_A:g} Å), and PLUMED counts only the nearest "
+            "periodic image of each neighbour")
 
 
 def plumed_input(
@@ -355,16 +396,13 @@ def plumed_input(
     stride: int = 100,
     colvar_file: str = "COLVAR",
 ) -> str:
-    """A PLUMED input applying the same restraint (PLUMED units: nm and kJ/mol).
+    """A PLUMED input applying exactly the torch restraint (PLUMED units: nm and kJ/mol).
 
-    Differences from :func:`evaluate_restraint`, all deliberate:
-
-    - PLUMED's Q4 has no taper: weights are cut at ``D_MAX`` (NOSTRETCH keeps PLUMED
-      from shifting the whole switching function to reach 0 at D_MAX, which would change
-      every weight), so both agree exactly while all pairs are shorter than
-      ``cutoff_A - taper_A`` and differ only through pairs in the taper region.
-    - PLUMED's Q4 omits Steinhardt's sqrt(4 pi / 9) factor, so the solid/liquid
-      references (measured with this module) are rescaled by sqrt(9 / (4 pi)) here.
+    - The neighbour weights are :func:`plumed_switching_expression`, taper included;
+      NOSTRETCH keeps PLUMED from shifting them to reach 0 at D_MAX.
+    - PLUMED's Q4 omits Steinhardt's sqrt(4 pi / 9) factor, so its mean is rescaled into
+      ``q4_mean`` (this module's convention) before ``s`` is formed.
+    - ``q4_mean``, ``s`` and ``pin.bias`` are the values an MD engine can read back.
     """
     if len(symbols) != natoms:
         raise ValueError(f"got {len(symbols)} symbols for natoms={natoms}")
@@ -377,28 +415,22 @@ def plumed_input(
         if not indices:
             raise ValueError(f"no atom of species {settings.species} among the symbols")
 
-    q_liquid = PLUMED_Q4_SCALE * settings.q_liquid
-    q_range = PLUMED_Q4_SCALE * (settings.q_solid - settings.q_liquid)
-    switch = (
-        f"RATIONAL R_0={_num(settings.r0_A * ANGSTROM_TO_NM)} "
-        f"D_0={_num(settings.d0_A * ANGSTROM_TO_NM)} NN={settings.n} MM={settings.m} "
-        f"D_MAX={_num(settings.cutoff_A * ANGSTROM_TO_NM)} NOSTRETCH"
-    )
+    switch = (f"CUSTOM FUNC={plumed_switching_expression(settings)} R_0=1 "
+              f"D_MAX={_num(settings.cutoff_A * ANGSTROM_TO_NM)} NOSTRETCH")
     kappa = settings.kappa_eV * EV_TO_KJ_PER_MOL
     lines = [
-        "# Q4 interface-pinning restraint V = KAPPA/2 (s - AT)^2 (PLUMED units: nm, kJ/mol).",
-        "# PLUMED's Q4 has no taper, so s agrees with petmad.simulate.q4 only up to pairs in",
+        "# Q4 interface-pinning restraint V = KAPPA/2 (s - AT)^2 (PLUMED units: nm, kJ/mol),",
+        "# the same bias as petmad.simulate.q4 (taper included).  PLUMED's Q4 lacks the",
+        "# sqrt(4pi/9) factor: q4_mean puts it back.  Needs the symfunc and adjmat modules,",
+        "# and cell heights of at least twice D_MAX (PLUMED sees the nearest image only).",
+        f"q4cv: Q4 SPECIES={_index_ranges(indices)} SWITCH={{{switch}}} MEAN",
+        f"q4_mean: COMBINE ARG=q4cv.mean COEFFICIENTS={_num(1.0 / PLUMED_Q4_SCALE)} PERIODIC=NO",
         (
-            f"# the taper region ({_num(settings.cutoff_A - settings.taper_A)}-"
-            f"{_num(settings.cutoff_A)} A); its Q4 lacks the sqrt(4pi/9) factor, hence the"
-        ),
-        "# rescaled references below.",
-        f"q4: Q4 SPECIES={_index_ranges(indices)} SWITCH={{{switch}}} MEAN",
-        (
-            f"s: COMBINE ARG=q4.mean COEFFICIENTS={_num(1.0 / q_range)} "
-            f"PARAMETERS={_num(q_liquid)} PERIODIC=NO"
+            f"s: COMBINE ARG=q4_mean COEFFICIENTS={_num(1.0 / (settings.q_solid - settings.q_liquid))} "
+            f"PARAMETERS={_num(settings.q_liquid)} PERIODIC=NO"
         ),
         f"pin: RESTRAINT ARG=s AT={_num(settings.target)} KAPPA={_num(kappa)}",
-        f"PRINT ARG=q4.mean,s,pin.bias STRIDE={stride} FILE={colvar_file}",
+        f"PRINT ARG=q4_mean,s,pin.bias STRIDE={stride} FILE={colvar_file} FMT=%.15g",
+        f"FLUSH STRIDE={stride}",
     ]
     return "\n".join(lines) + "\n"

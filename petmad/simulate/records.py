@@ -25,7 +25,7 @@ import pandas as pd
 from ase import Atoms, units
 
 from petmad.io import atomic_path
-from petmad.simulate.ipi_input import PREFIX, ForceTerm
+from petmad.simulate.ipi_input import PREFIX, ForceTerm, bias_terms, force_terms
 from petmad.simulate.settings import DynamicsSettings
 
 HARTREE_EV = units.Hartree
@@ -42,6 +42,7 @@ _HEADER = re.compile(r"#\s*col(?:umn|s\.)\s+(\d+)(?:-(\d+))?\s+-->\s+(\S+)")
 def read_properties(path: str | Path, terms: list[ForceTerm] | None = None) -> pd.DataFrame:
     """An i-PI properties file as a table with unit-bearing column names."""
     names: list[str] = []
+    bias_column = None
     for line in Path(path).read_text().splitlines():
         match = _HEADER.match(line)
         if not match:
@@ -54,8 +55,13 @@ def read_properties(path: str | Path, terms: list[ForceTerm] | None = None) -> p
             names += [f"cell_{c}_A" for c in _CELL_COMPONENTS]
         elif key.startswith("pot_component_raw"):
             index = int(re.search(r"\((\d+)\)", key)[1])
-            label = terms[index].name if terms else str(index)
+            label = force_terms(terms)[index].name if terms else str(index)
             names.append(f"potential_{label}_eV")
+        elif key.startswith("ensemble_bias"):
+            biases = bias_terms(terms or [])
+            bias_column = (f"potential_{biases[0].name}_eV" if len(biases) == 1
+                           else "potential_bias_eV")
+            names.append(bias_column)
         elif key.startswith("scaledcoords"):
             names += ["eps_v_Ha", "eps_v_prime_Ha2"]
         elif width == 1:
@@ -69,6 +75,10 @@ def read_properties(path: str | Path, terms: list[ForceTerm] | None = None) -> p
     data = np.array(rows, dtype=float).reshape(len(rows), len(names))
     table = pd.DataFrame(data[:, : len(names)], columns=names)
     table["step"] = table["step"].astype(int)
+    if bias_column and "potential_eV" in table:
+        # i-PI's potential leaves the ensemble bias out; with the torch restraint it is one
+        # of the summed terms.  Record both runs the same way: every term in the total.
+        table["potential_eV"] += table[bias_column]
     return table
 
 
@@ -152,6 +162,26 @@ def _write_frames(directory: Path, suffix: str, frames: list[Atoms]) -> list[str
     return written
 
 
+def _term_extras(path: Path, nbeads: int, per_bead_files: bool) -> np.ndarray | None:
+    """One extras record of a term, (frames, beads, width), or None when it has none.  A
+    <forces> term's extras come in one file; a bias's (PLUMED) in one file per bead,
+    ``<path>_<bead>``."""
+    if not per_bead_files:
+        if not path.exists():
+            return None
+        _, values = read_extras(path, nbeads)
+        return values if len(values) else None
+    digits = len(str(nbeads))  # i-PI pads bead numbers to 1 + floor(log10(nbeads)) digits
+    beads = [path.with_name(f"{path.name}_{bead:0{digits}d}") for bead in range(nbeads)]
+    if not all(bead.exists() for bead in beads):
+        return None
+    per_bead = [read_extras(bead, 1)[1] for bead in beads]
+    frames = min(len(values) for values in per_bead)
+    if not frames:
+        return None
+    return np.concatenate([values[:frames] for values in per_bead], axis=1)
+
+
 def _system_prefix(index: int, replicas: int) -> str:
     return f"rep{index:02d}_" if replicas > 1 else ""
 
@@ -185,11 +215,9 @@ def _system_records(work: Path, system: str, settings: DynamicsSettings,
     seen: set[str] = set()
     for index, term in enumerate(terms):
         for key in term.extras:
-            path = work / f"{system}{PREFIX}.x{index}_{key}"
-            if not path.exists():
-                continue
-            _, values = read_extras(path, nbeads)
-            if not len(values):
+            values = _term_extras(work / f"{system}{PREFIX}.x{index}_{key}", nbeads,
+                                  per_bead_files=term.is_bias)
+            if values is None:
                 continue
             values = values[: len(frames)].mean(axis=1)  # ring-polymer average
             values = values[:, 0] if values.shape[1] == 1 and key != "energy_ensemble" else values

@@ -18,9 +18,11 @@ uninterrupted run writes (to round-off in the last digit).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -83,15 +85,44 @@ def _probe_extras(spec: PotentialSpec, template: Atoms, settings: DynamicsSettin
     return tuple(sorted(evaluation.extras))
 
 
-def plumed_available() -> bool:
-    """PLUMED applies biases when its kernel is present (``PLUMED_KERNEL``) and importable."""
-    if not os.environ.get("PLUMED_KERNEL"):
-        return False
+# The values a PLUMED restraint hands back to i-PI each step (labels in plumed.dat): the
+# same records the torch restraint gives.
+PLUMED_EXTRAS = ("q4_mean", "s")
+
+
+@functools.cache
+def plumed_problem() -> str | None:
+    """Why PLUMED cannot apply the Q4 restraint here, or None.  PLUMED applies it when
+    ``PLUMED_KERNEL`` names a kernel that loads and has the modules Q4 needs (symfunc and
+    adjmat), and the ``plumed`` module imports."""
+    kernel = os.environ.get("PLUMED_KERNEL")
+    if not kernel:
+        return "PLUMED_KERNEL is not set"
     try:
-        import plumed  # noqa: F401
+        import plumed
     except ImportError:
-        return False
-    return True
+        return "the plumed Python module is not installed (pip install plumed)"
+    try:
+        with plumed.Plumed() as probe:
+            probe.cmd("setNatoms", 2)
+            probe.cmd("setMDEngine", "petmad-bench")
+            probe.cmd("setLogFile", os.devnull)
+            probe.cmd("init")
+            probe.cmd("readInputLine", "q4probe: Q4 SPECIES=1-2 SWITCH={RATIONAL R_0=0.3} MEAN")
+    except Exception as exc:  # noqa: BLE001  (the kernel's exception types vary by version)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return (f"the PLUMED kernel {kernel!r} cannot evaluate Q4 ({first}); it needs the "
+                "symfunc and adjmat modules (configure --enable-modules=+symfunc+adjmat)")
+    return None
+
+
+def plumed_available() -> bool:
+    """PLUMED applies Q4 restraints instead of the torch code (see :func:`plumed_problem`)."""
+    return plumed_problem() is None
+
+
+def _note(text: str) -> None:
+    print(f"petmad-bench: {text}", file=sys.stderr)
 
 
 def _write_plumed_input(work: Path, spec: PotentialSpec, atoms: Atoms,
@@ -102,10 +133,31 @@ def _write_plumed_input(work: Path, spec: PotentialSpec, atoms: Atoms,
 
     name = "plumed.dat"
     text = plumed_input(spec.q4, len(atoms), atoms.get_chemical_symbols(),
-                        stride=settings.records.trajectory_stride)
+                        stride=settings.records.trajectory_stride,
+                        colvar_file=f"{PREFIX}.colvar")  # a sim.* file: resumes truncate it
     with atomic_path(work / name) as tmp:
         tmp.write_text(text)
     return name
+
+
+def _plumed_applies(spec: PotentialSpec, atoms: Atoms, settings: DynamicsSettings) -> bool:
+    """Whether PLUMED applies this Q4 restraint; one line says why not when a kernel is
+    there but this run cannot use it."""
+    from petmad.simulate.q4 import plumed_cell_problem
+
+    if os.environ.get("PLUMED_KERNEL") and not plumed_available():
+        reason = plumed_problem()
+    elif not plumed_available():
+        return False
+    elif settings.mts is not None:
+        reason = "multiple time stepping weighs terms, and i-PI cannot weigh a PLUMED bias"
+    else:
+        reason = plumed_cell_problem(atoms, spec.q4)
+    if reason is None:
+        return True
+    _note(f"PLUMED does not apply this run's Q4 restraint: {reason}; the torch restraint "
+          "(the same bias) does")
+    return False
 
 
 def prepare(
@@ -131,8 +183,8 @@ def prepare(
         plumed_file = None
         if spec.kind == "q4_restraint":
             plumed_file = _write_plumed_input(work, spec, structures[0], settings)
-        if plumed_file and plumed_available():
-            terms.append(ForceTerm(name, spec_file, ("s",), weights, plumed_file))
+        if plumed_file and _plumed_applies(spec, structures[0], settings):
+            terms.append(ForceTerm(name, spec_file, PLUMED_EXTRAS, weights, plumed_file))
         else:
             extras = _probe_extras(spec, structures[0], settings)
             terms.append(ForceTerm(name, spec_file, extras, weights))
@@ -256,6 +308,10 @@ def integrate(work: Path, settings: DynamicsSettings, progress: bool = True,
     finally:
         bar.close()
         simulation.stop()
+        for forcefield in simulation.fflist.values():
+            kernel = getattr(forcefield, "plumed", None)  # i-PI's FFPlumed never ends it
+            if kernel is not None:
+                kernel.finalize()  # closes COLVAR and frees PLUMED's instance
     return total
 
 

@@ -73,8 +73,14 @@ def cmd_label(args: argparse.Namespace) -> None:
     from petmad.config import LabelingSettings, ReferenceSettings
     from petmad.io import read_extxyz
     from petmad.reference import make_engine
-    from petmad.reference.labeling import import_labeled, label_structures
+    from petmad.reference.labeling import gather_shards, import_labeled, label_structures
 
+    if args.gather:
+        summary = gather_shards(args.input, args.output,
+                                LabelingSettings.model_validate(args.labeling).max_failed_fraction)
+        print(f"{summary['n_labeled']} labeled, {summary['n_failed']} failed, gathered from "
+              f"{len(args.input)} shards")
+        return
     engine = make_engine(ReferenceSettings.model_validate(args.reference))
     if engine.reads_labels:
         summary = import_labeled(engine, args.input, args.output)
@@ -92,16 +98,6 @@ def cmd_label(args: argparse.Namespace) -> None:
           f"({summary['engine']} {summary['version']})")
     for failure in summary["failures"]:
         print(f"  failed: structure {failure['index']} ({failure['subset']}): {failure['error']}")
-
-
-def cmd_gather_labels(args: argparse.Namespace) -> None:
-    from petmad.config import LabelingSettings
-    from petmad.reference.labeling import gather_shards
-
-    labeling = LabelingSettings.model_validate(args.labeling)
-    summary = gather_shards(args.inputs, args.output, labeling.max_failed_fraction)
-    print(f"{summary['n_labeled']} labeled, {summary['n_failed']} failed, from "
-          f"{len(args.inputs)} shards -> {args.output}")
 
 
 def cmd_split(args: argparse.Namespace) -> None:
@@ -590,15 +586,11 @@ def build_parser() -> argparse.ArgumentParser:
     label.add_argument("--threads", type=int, default=1, help="parallel worker processes")
     label.add_argument("--shard", default=None, metavar="FIRST:END",
                        help="label only structures FIRST to END-1 of --input (END empty: to "
-                       "the last), numbered as in the whole file; gather with gather-labels")
+                       "the last), numbered as in the whole file; then gather with --gather")
+    label.add_argument("--gather", action="store_true",
+                       help="--input are one dataset's labeled shards, in order: write the "
+                       "file and summary one job labeling everything writes")
     label.set_defaults(func=cmd_label)
-
-    gather = commands.add_parser("gather-labels",
-                                 help="one dataset's labels from its labeling shards, in order")
-    gather.add_argument("--inputs", nargs="+", required=True, help="the shards' labels, in order")
-    gather.add_argument("--output", required=True)
-    gather.add_argument("--labeling", type=_json, default={}, help="config 'labeling' (JSON)")
-    gather.set_defaults(func=cmd_gather_labels)
 
     split = commands.add_parser("split", help="force filter and 80/10/10 split per subset")
     split.add_argument("--input", required=True)

@@ -24,60 +24,35 @@ rule build_structures:
         "--settings {params.settings:q} --seed {params.seed} --output {output} > {log} 2>&1"
 
 
-if not SHARDED_LABELING:
-
-    rule label:
-        message:
-            "Labeling {wildcards.dataset} with {params.engine}"
-        input:
-            labeling_input,
-        output:
-            labeled="data/{dataset}/labeled.extxyz",
-            summary="data/{dataset}/labeled.extxyz.json",
-        params:
-            engine=CFG.reference.engine,
-            reference=as_json(CFG.reference),
-            labeling=as_json(CFG.labeling),
-        log:
-            "logs/label/{dataset}.log",
-        benchmark:
-            "logs/label/{dataset}.benchmark.tsv"
-        conda:
-            CONDA_ENV
-        threads: CFG.labeling.max_threads
-        resources:
-            mem_mb=lambda wildcards, threads: 1500 + 1500 * threads,
-            runtime=CFG.labeling.runtime_min,
-        shell:
-            "python -m petmad label --input {input} --output {output.labeled} "
-            "--reference {params.reference:q} --labeling {params.labeling:q} "
-            "--threads {threads} > {log} 2>&1"
-
-else:
-
-    rule label:
-        message:
-            "Gathering the labeled shards of {wildcards.dataset}"
-        input:
-            labeling_input,
-        output:
-            labeled="data/{dataset}/labeled.extxyz",
-            summary="data/{dataset}/labeled.extxyz.json",
-        params:
-            labeling=as_json(CFG.labeling),
-        log:
-            "logs/label/{dataset}.log",
-        benchmark:
-            "logs/label/{dataset}.benchmark.tsv"
-        conda:
-            CONDA_ENV
-        threads: 1
-        resources:
-            mem_mb=2000,
-            runtime=30,
-        shell:
-            "python -m petmad gather-labels --inputs {input} --output {output.labeled} "
-            "--labeling {params.labeling:q} > {log} 2>&1"
+rule label:
+    message:
+        "Labeling {wildcards.dataset} with {params.engine}"
+    input:
+        # the structures, the user's labels (engine 'file') or the labeled shards to gather
+        labeling_input,
+    output:
+        labeled="data/{dataset}/labeled.extxyz",
+        summary="data/{dataset}/labeled.extxyz.json",
+    params:
+        engine=CFG.reference.engine,
+        reference=as_json(CFG.reference),
+        labeling=as_json(CFG.labeling),
+        gather="--gather" if SHARDED_LABELING else "",
+    log:
+        "logs/label/{dataset}.log",
+    benchmark:
+        "logs/label/{dataset}.benchmark.tsv"
+    conda:
+        CONDA_ENV
+    # Gathering shards and reading label files run in one process.
+    threads: 1 if CFG.labeling.shard_size else CFG.labeling.max_threads
+    resources:
+        mem_mb=lambda wildcards, threads: 1500 + 1500 * threads,
+        runtime=CFG.labeling.runtime_min,
+    shell:
+        "python -m petmad label {params.gather} --input {input} --output {output.labeled} "
+        "--reference {params.reference:q} --labeling {params.labeling:q} "
+        "--threads {threads} > {log} 2>&1"
 
 
 rule label_shard:

@@ -236,7 +236,7 @@ def _cli(*args):
 @pytest.mark.parametrize("shard_size", [3, 4, 100])
 def test_shards_gather_into_the_file_one_job_writes(tmp_path, shard_size):
     """``label --shard`` jobs over consecutive ranges (the last open-ended, as the workflow
-    plans them), then ``gather-labels``: the same bytes and summary as one ``label`` job,
+    plans them), then ``label --gather``: the same bytes and summary as one ``label`` job,
     failures numbered as in the whole file."""
     frames = emt_structures(8)
     frames.insert(5, bulk("Fe", "bcc", 2.87))  # EMT has no Fe: one failure, in a shard
@@ -256,10 +256,11 @@ def test_shards_gather_into_the_file_one_job_writes(tmp_path, shard_size):
                       structures, "--output", str(shards[-1]), "--reference", engine,
                       "--labeling", labeling_settings)
         assert result.returncode == 0, result.stderr
-    gathered = _cli("gather-labels", "--inputs", *map(str, shards), "--output",
-                    str(tmp_path / "gathered.extxyz"), "--labeling", labeling_settings)
+    gathered = _cli("label", "--gather", "--input", *map(str, shards), "--output",
+                    str(tmp_path / "gathered.extxyz"), "--reference", engine,
+                    "--labeling", labeling_settings)
     assert gathered.returncode == 0, gathered.stderr
-    assert f"from {len(ranges)} shards" in gathered.stdout
+    assert f"gathered from {len(ranges)} shards" in gathered.stdout
     for suffix in ("", ".json"):
         assert (tmp_path / f"gathered.extxyz{suffix}").read_bytes() == \
             (tmp_path / f"whole.extxyz{suffix}").read_bytes(), suffix
@@ -277,9 +278,10 @@ def test_gathering_checks_the_failed_fraction_over_the_dataset(tmp_path):
                       "--reference", '{"engine": "emt"}', "--labeling",
                       '{"max_failed_fraction": 0.25}')
         assert result.returncode == 0, result.stderr  # shard 0: both of its structures failed
-    gathered = _cli("gather-labels", "--inputs", str(tmp_path / "0.extxyz"),
+    gathered = _cli("label", "--gather", "--input", str(tmp_path / "0.extxyz"),
                     str(tmp_path / "1.extxyz"), "--output", str(tmp_path / "all.extxyz"),
-                    "--labeling", '{"max_failed_fraction": 0.25}')
+                    "--reference", '{"engine": "emt"}', "--labeling",
+                    '{"max_failed_fraction": 0.25}')
     assert gathered.returncode == 2
     assert gathered.stderr.strip().splitlines()[-1].startswith(
         "error: 2 of 4 structures failed with engine 'emt'")

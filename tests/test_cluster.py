@@ -175,6 +175,13 @@ def minutes(limit):
     return int(days or 0) * 1440 + hours * 60 + mins
 
 
+def _interruptible():
+    """Run in the child before exec: a shell without job control starts background commands
+    with SIGINT ignored, and Python then installs no KeyboardInterrupt handler; restore the
+    default so the controller takes the interrupt as it takes a user's Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(workdir, profile_dir, override, log_path):
     command = [sys.executable, "-m", "snakemake", "--profile", str(profile_dir),
                "--directory", str(workdir), "--snakefile", str(ROOT / "Snakefile"),
@@ -182,7 +189,7 @@ def start(workdir, profile_dir, override, log_path):
                str(ROOT / "presets" / "smoke.yaml"), str(override)]
     with open(log_path, "w") as log:  # the child keeps its own descriptor
         return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-                                text=True)
+                                text=True, preexec_fn=_interruptible)
 
 
 def finish(process, log_path, timeout=600):

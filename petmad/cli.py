@@ -46,6 +46,17 @@ def _json(text: str) -> object:
     return json.loads(text)
 
 
+def _shard_range(text: str) -> str:
+    """FIRST:END (END may be empty), as ``read_extxyz`` slices; anything else is refused
+    by argparse in one line."""
+    first, colon, end = text.partition(":")
+    if not (colon and first.isdigit() and (end == "" or end.isdigit())
+            and (end == "" or int(end) > int(first))):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a range FIRST:END of structures (END > FIRST, or empty)")
+    return text
+
+
 def _single(values: list[str], option: str) -> str:
     if len(values) != 1:
         raise ValueError(f"{option} takes one file here, got {len(values)}")
@@ -143,6 +154,7 @@ def cmd_train_model(args: argparse.Namespace) -> None:
         import_checkpoint=Path(args.import_checkpoint) if args.import_checkpoint else None,
         fraction=args.fraction,
         llpr=not args.no_llpr,
+        threads=args.threads,
     )
     result = train(request)
     publish(result, Path(args.trained), Path(args.checkpoint), Path(args.exported))
@@ -546,16 +558,24 @@ def cmd_campaign_cost(args: argparse.Namespace) -> None:
     print(f"-> {args.table}")
 
 
+def add_model_arguments(parser, models: str, reference: bool = True) -> None:
+    """How a command is told which model to run: a name resolved by the model registry,
+    with its file or library entry (and the reference engine's settings, where the
+    reference may be the model)."""
+    parser.add_argument("--model", required=True, help=models)
+    parser.add_argument("--model-file", help="exported model (.pt) of a trained PET or a "
+                        "metatomic library entry")
+    parser.add_argument("--library-entry", type=_json, default=None,
+                        help="the model's library entry (JSON), for a model library name")
+    if reference:
+        parser.add_argument("--reference", type=_json, default=None,
+                            help="config 'reference' (JSON)")
+
+
 def add_study_parser(commands, name: str, help_text: str, section: str):
     """A case-study command: which model runs it, the study's config section, where to."""
     study = commands.add_parser(name, help=help_text)
-    study.add_argument("--model", required=True,
-                       help="pet-mad, bespoke, lora, reference or a model library name")
-    study.add_argument("--model-file", help="exported model (.pt) of a trained PET or a "
-                       "metatomic library entry")
-    study.add_argument("--library-entry", type=_json, default=None,
-                       help="the model's library entry (JSON), for a model library name")
-    study.add_argument("--reference", type=_json, default=None, help="config 'reference' (JSON)")
+    add_model_arguments(study, "pet-mad, bespoke, lora, reference or a model library name")
     study.add_argument("--settings", type=_json, required=True, help=f"config {section} (JSON)")
     study.add_argument("--seed", type=int, required=True)
     study.add_argument("--output-dir", required=True)
@@ -584,7 +604,7 @@ def build_parser() -> argparse.ArgumentParser:
     label.add_argument("--reference", type=_json, required=True, help="config 'reference' (JSON)")
     label.add_argument("--labeling", type=_json, default={}, help="config 'labeling' (JSON)")
     label.add_argument("--threads", type=int, default=1, help="parallel worker processes")
-    label.add_argument("--shard", default=None, metavar="FIRST:END",
+    label.add_argument("--shard", default=None, metavar="FIRST:END", type=_shard_range,
                        help="label only structures FIRST to END-1 of --input (END empty: to "
                        "the last), numbered as in the whole file; then gather with --gather")
     label.add_argument("--gather", action="store_true",
@@ -691,13 +711,7 @@ def build_parser() -> argparse.ArgumentParser:
     bto.set_defaults(func=cmd_bto_md)
 
     dimers = commands.add_parser("dimers", help="homonuclear dimer curves of one model")
-    dimers.add_argument("--model", required=True,
-                        help="pet-mad, reference, or a model library name")
-    dimers.add_argument("--model-file", help="exported model (.pt) of pet-mad or of a "
-                         "metatomic library entry")
-    dimers.add_argument("--library-entry", type=_json, default=None,
-                         help="the model's library entry (JSON)")
-    dimers.add_argument("--reference", type=_json, default=None, help="config 'reference' (JSON)")
+    add_model_arguments(dimers, "pet-mad, reference, or a model library name")
     dimers.add_argument("--settings", type=_json, required=True,
                         help="config studies.dimers (JSON)")
     dimers.add_argument("--device", default="cpu")
@@ -710,11 +724,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     relaxations = commands.add_parser(
         "relaxations", help="relax randomly perturbed crystals with one universal model")
-    relaxations.add_argument("--model", required=True, help="pet-mad or a model library name")
-    relaxations.add_argument("--model-file", help="exported model (.pt) of pet-mad or of a "
-                         "metatomic library entry")
-    relaxations.add_argument("--library-entry", type=_json, default=None,
-                         help="the model's library entry (JSON)")
+    add_model_arguments(relaxations, "pet-mad or a model library name", reference=False)
     relaxations.add_argument("--settings", type=_json, required=True,
                              help="config studies.relaxations (JSON)")
     relaxations.add_argument("--seed", type=int, required=True)
@@ -728,14 +738,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     phonons = commands.add_parser(
         "phonons", help="phonon bands of one model (with its LLPR ensemble) or the reference")
-    phonons.add_argument("--model", required=True,
-                         help="pet-mad, reference, or a model library name")
-    phonons.add_argument("--model-file", help="exported model (.pt) of pet-mad or of a "
-                         "metatomic library entry")
-    phonons.add_argument("--library-entry", type=_json, default=None,
-                         help="the model's library entry (JSON)")
-    phonons.add_argument("--reference", type=_json, default=None,
-                         help="config 'reference' (JSON)")
+    add_model_arguments(phonons, "pet-mad, reference, or a model library name")
     phonons.add_argument("--settings", type=_json, required=True,
                          help="config studies.phonons (JSON)")
     phonons.add_argument("--device", default="cpu")

@@ -453,6 +453,19 @@ class PretrainSettings(TrainerSettings):
         "non_conservative_forces, fitted to the same forces), which the paper's PET-MAD has "
         "(S12) and the direct-force / MTS benchmark needs; 0: no such head"
     )
+    processes: int = Field(
+        1, ge=1, description="training processes on one node, one GPU each: metatrain's "
+        "distributed PET trainer (torch DDP over NCCL).  batch_size is per process, so the "
+        "effective batch is processes × batch_size (paper: 8 H100s × 24).  More than 1 needs "
+        "device cuda and runs inside a SLURM allocation (the slurm profile asks for one node "
+        "with this many tasks and GPUs)"
+    )
+    launcher: str = Field(
+        "srun", description="command that starts the training processes inside the job's "
+        "SLURM allocation when processes > 1; petmad appends --ntasks, --ntasks-per-node and "
+        "--cpus-per-task "
+        "(add site options here, e.g. 'srun --gpu-bind=closest')"
+    )
 
 
 class FinetuneSettings(TrainerSettings):
@@ -522,8 +535,9 @@ class TrainingSettings(Strict):
     )
     runtime_min: int = Field(240, ge=1, description="cluster runtime request per training job")
     threads: int = Field(
-        8, ge=1, description="threads per training job (Snakemake caps at --cores; tiny "
-        "models train faster as parallel single-thread jobs)"
+        8, ge=1, description="threads per training job, or per process of distributed "
+        "pretraining (pretrain.processes) (Snakemake caps at --cores; tiny models train "
+        "faster as parallel single-thread jobs)"
     )
 
 
@@ -1206,6 +1220,16 @@ class Config(Strict):
                                      "(add your own under model_library)")
             if len(set(names)) != len(names):
                 raise ValueError(f"{key} names a model twice: {names}")
+        return self
+
+    @model_validator(mode="after")
+    def _distributed_pretraining_on_gpus(self) -> "Config":
+        processes = self.training.pretrain.processes
+        if processes > 1 and self.device == "cpu":
+            raise ValueError(
+                f"training.pretrain.processes {processes} trains pet-mad with metatrain's "
+                "distributed PET trainer, which runs on CUDA GPUs only (NCCL): set device "
+                "to cuda, or processes to 1")
         return self
 
     @model_validator(mode="after")

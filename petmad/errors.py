@@ -19,6 +19,7 @@ def expected_errors() -> tuple[type[Exception], ...]:
     from petmad.data.geometry import GeometryError
     from petmad.dipoles import DipoleDataError
     from petmad.io import StructureFileError, UnreadableFileError
+    from petmad.models.distributed import DistributedTrainingError
     from petmad.models.training import ModelError
     from petmad.reference.engines import EngineUnavailable, LabelFileError
     from petmad.reference.labeling import LabelingError
@@ -27,6 +28,7 @@ def expected_errors() -> tuple[type[Exception], ...]:
     return (
         ConfigError,
         DipoleDataError,
+        DistributedTrainingError,
         EngineUnavailable,
         GeometryError,
         LabelFileError,

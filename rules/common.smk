@@ -189,6 +189,22 @@ def model_resources(wildcards, threads):
     return 1 if CFG.device in ("cuda", "auto") else 0
 
 
+def pretrain_gpus(wildcards, threads):
+    """pet-mad trains on one GPU per process (training.pretrain.processes)."""
+    return model_resources(wildcards, threads) * CFG.training.pretrain.processes
+
+
+# Distributed pretraining is one job of `processes` tasks on one node, one GPU per task.
+# The training command starts the tasks itself with its launcher (srun); the SLURM plugin's
+# `mpi` resource keeps it from wrapping that command in a one-task srun of its own.
+PRETRAIN_PROCESSES = CFG.training.pretrain.processes
+PRETRAIN_TASKS = (
+    {"mpi": CFG.training.pretrain.launcher, "tasks": PRETRAIN_PROCESSES, "tasks_per_gpu": 1,
+     "nodes": 1}
+    if PRETRAIN_PROCESSES > 1 else {}
+)
+
+
 def learning_curve_points():
     """(system, method, fraction) of every extra training the learning curves need; the
     full-data bespoke and LoRA models are the main ones, full fine-tuning needs its own."""

@@ -28,7 +28,8 @@ rule train_pet_mad:
     resources:
         mem_mb=8000,
         runtime=CFG.training.runtime_min,
-        gpu=model_resources,
+        gpu=pretrain_gpus,
+        **PRETRAIN_TASKS,
     shell:
         "python -m petmad train-model --kind pretrain --data-dir data/mad "
         "--training {params.training:q} --workdir models/work/pet-mad --seed {params.seed} "

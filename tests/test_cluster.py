@@ -125,7 +125,8 @@ def rule_requests(cfg):
             for key in ("mem_mb", "runtime"):
                 if callable(values[key]):
                     values[key] = values[key](None, values["threads"])
-            values["gpu"] = bool(re.search(r"^\s+gpu=model_resources,", block,
+            # pet-mad asks for one GPU per training process (one at the smoke preset)
+            values["gpu"] = bool(re.search(r"^\s+gpu=(model_resources|pretrain_gpus),", block,
                                            flags=re.MULTILINE))
             requests[name.group(1)] = values
     return requests

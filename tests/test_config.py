@@ -100,7 +100,7 @@ def test_slurm_profile_routes_every_gpu_rule(root):
         for line in path.read_text().splitlines():
             if line.startswith("rule "):
                 rule = line.split()[1].rstrip(":")
-            elif "gpu=model_resources" in line:
+            elif re.search(r"gpu=(model_resources|pretrain_gpus)\b", line):
                 gpu_rules.add(rule)
     profile = yaml.safe_load((root / "profiles" / "slurm" / "config.yaml").read_text())
     assert len(gpu_rules) > 10

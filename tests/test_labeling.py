@@ -286,3 +286,15 @@ def test_gathering_checks_the_failed_fraction_over_the_dataset(tmp_path):
     assert gathered.stderr.strip().splitlines()[-1].startswith(
         "error: 2 of 4 structures failed with engine 'emt'")
     assert not (tmp_path / "all.extxyz").exists()
+
+
+@pytest.mark.parametrize("structures", ["5", "a:b", "4:2", "1:x", "3:3"])
+def test_a_malformed_shard_range_is_refused_in_one_line(tmp_path, structures):
+    write_extxyz(tmp_path / "structures.extxyz", emt_structures(2))
+    result = _cli("label", "--input", str(tmp_path / "structures.extxyz"), "--shard",
+                  structures, "--output", str(tmp_path / "out.extxyz"), "--reference",
+                  '{"engine": "emt"}')
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert f"argument --shard: '{structures}' is not a range FIRST:END" in result.stderr
+    assert not (tmp_path / "out.extxyz").exists()

@@ -76,6 +76,14 @@ def test_pet_architecture_and_size(paper):
     assert 3.0e6 < count < 4.0e6, count
 
 
+def test_pretraining_on_eight_gpus_with_the_papers_batch(paper):
+    # IV.D: 8 H100s, batch 24 per GPU, 1500 epochs, Adam from 1e-4, energy weight 0.1
+    pretrain = paper.training.pretrain
+    assert (pretrain.processes, pretrain.batch_size, pretrain.num_epochs) == (8, 24, 1500)
+    assert (pretrain.learning_rate, pretrain.energy_weight) == (1e-4, 0.1)
+    assert paper.device == "cuda"  # distributed training runs on NCCL only
+
+
 def test_gaas_protocol(paper):
     gaas = paper.studies.gaas_melting
     assert gaas.crystal == "gaas"

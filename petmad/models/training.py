@@ -51,6 +51,7 @@ class TrainRequest:
     import_checkpoint: Path | None = None  # pretrain: bring your own model instead
     fraction: float = 1.0  # share of the training set (learning curves)
     llpr: bool = True
+    threads: int = 1  # CPU threads (of each process, when training is distributed)
 
 
 @dataclass
@@ -88,11 +89,16 @@ def newest_checkpoint(directory: Path) -> Path | None:
     return None
 
 
-def run_metatrain(options: dict[str, Any], directory: Path) -> Path:
-    """Run ``mtt train`` in-process in ``directory`` (resuming if it can); return the
-    final checkpoint.  The options are written there first, for rerunning by hand."""
+def run_metatrain(options: dict[str, Any], directory: Path, processes: int = 1,
+                  launcher: str = "srun", threads: int = 1) -> Path:
+    """Run ``mtt train`` in ``directory`` (resuming if it can); return the final
+    checkpoint.  The options are written there first, for rerunning by hand.  One process
+    trains in-process; more train distributed, as one job step of ``processes`` tasks
+    started by ``launcher`` (:mod:`petmad.models.distributed`)."""
     from metatrain.cli.train import train_model
     from omegaconf import OmegaConf
+
+    from petmad.models.distributed import launch, single_process
 
     final = directory / "model.ckpt"
     if (directory / "done").exists():
@@ -103,9 +109,13 @@ def run_metatrain(options: dict[str, Any], directory: Path) -> Path:
         log.info("resuming from %s", restart)
         # metatrain writes the split indices once per run and refuses an existing folder.
         shutil.rmtree(directory / "indices", ignore_errors=True)
-    with contextlib.chdir(directory):
-        train_model(OmegaConf.create(options), output="model.pt", checkpoint_dir=".",
-                    restart_from=str(restart.name) if restart else None)
+    restart_name = restart.name if restart else None
+    if processes > 1:
+        launch(directory, processes, launcher, threads, restart_name)
+    else:
+        with contextlib.chdir(directory), single_process():
+            train_model(OmegaConf.create(options), output="model.pt", checkpoint_dir=".",
+                        restart_from=restart_name)
     (directory / "done").touch()
     return final
 
@@ -183,16 +193,20 @@ def _with_stress(path: Path) -> bool:
     )
 
 
-def _batch_size(requested: int, *paths: Path) -> int:
-    # metatrain refuses batches larger than a dataset: small presets shrink them.
-    return max(1, min([requested] + [len(read_extxyz(p)) for p in paths]))
+def _batch_size(requested: int, *paths: Path, processes: int = 1) -> int:
+    # metatrain refuses batches larger than a dataset (each process's share of it, when
+    # training is distributed): small presets shrink them.
+    return max(1, min([requested] + [len(read_extxyz(p)) // processes for p in paths]))
 
 
 def train(request: TrainRequest) -> TrainedModel:
     """Run every step for one model inside ``request.workdir``; return the results."""
     settings = request.training
     device = resolve_device(request.device)
-    signature = digest(request.kind, settings.model_dump(mode="json"), request.seed,
+    # How the processes are started does not change what they compute.
+    signature = digest(request.kind,
+                       settings.model_dump(mode="json", exclude={"pretrain": {"launcher"}}),
+                       request.seed,
                        request.fraction, request.llpr, device,
                        *[request.splits[k] for k in ("train", "val", "test")],
                        request.base_checkpoint or "", request.import_checkpoint or "")
@@ -218,8 +232,9 @@ def train(request: TrainRequest) -> TrainedModel:
     else:
         trainer = {"pretrain": settings.pretrain, "bespoke": settings.bespoke}.get(
             request.kind, settings.finetune)
-        trainer = trainer.model_copy(
-            update={"batch_size": _batch_size(trainer.batch_size, splits["train"], splits["val"])})
+        processes = settings.pretrain.processes if request.kind == "pretrain" else 1
+        trainer = trainer.model_copy(update={"batch_size": _batch_size(
+            trainer.batch_size, splits["train"], splits["val"], processes=processes)})
         finetune, model_hypers = None, settings.pet.model_dump()
         if request.kind in ("lora", "full"):
             if base is None:
@@ -231,7 +246,8 @@ def train(request: TrainRequest) -> TrainedModel:
                               finetune=finetune, base_checkpoint=base,
                               with_stress=with_stress)
         (work / "train").mkdir(exist_ok=True)
-        trained = run_metatrain(options, work / "train")
+        trained = run_metatrain(options, work / "train", processes=processes,
+                                launcher=settings.pretrain.launcher, threads=request.threads)
 
     # 2. LoRA adapters folded into the weights (LLPR cannot reload adapters)
     if request.kind == "lora":

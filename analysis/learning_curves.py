@@ -1,5 +1,7 @@
 """Learning curves: test force error vs training-set fraction for bespoke training, LoRA
-and full fine-tuning, with the universal model's error as a line (paper S10)."""
+(at the configured rank and any other, ``lora-r<rank>``) and full fine-tuning, with the
+universal model's error as a line (paper S10); and pet-mad's own curve on MAD, PETs
+trained from scratch on fractions of it, whose whole-set point is pet-mad (S10.A)."""
 
 from __future__ import annotations
 
@@ -12,17 +14,23 @@ from analysis.accuracy import COLOURS, errors, load_predictions
 from analysis.metrics import mae
 from analysis.output import pyplot, save_figure, write_csv
 
-METHOD_COLOURS = {**COLOURS, "full": "tab:green"}
+METHOD_COLOURS = {**COLOURS, "full": "tab:green", "pretrain": "black"}
+UNIVERSAL_SET = "mad"
 
 
 def learning_curve_table(eval_dir: Path, systems: list[str]) -> pd.DataFrame:
     rows = []
     for system in systems:
-        points = [(m, 1.0, eval_dir / system / m / f"{system}.npz") for m in ("bespoke", "lora")]
+        if system == UNIVERSAL_SET:  # pet-mad is the whole-set point of its own curve
+            points = [("pretrain", 1.0, eval_dir / "pet-mad" / f"{system}.npz")]
+        else:
+            points = [(m, 1.0, eval_dir / system / m / f"{system}.npz")
+                      for m in ("bespoke", "lora")]
         for path in sorted((eval_dir / "lc" / system).glob(f"*/{system}.npz")):
             method, fraction = path.parent.name.rsplit("-", 1)
             points.append((method, float(fraction), path))
-        points.append(("pet-mad", float("nan"), eval_dir / "pet-mad" / f"{system}.npz"))
+        if system != UNIVERSAL_SET:
+            points.append(("pet-mad", float("nan"), eval_dir / "pet-mad" / f"{system}.npz"))
         for method, fraction, path in points:
             if path.exists():
                 errs = errors(load_predictions(path))
@@ -48,7 +56,7 @@ def learning_curve_figure(table: pd.DataFrame, path: Path) -> None:
                           color=METHOD_COLOURS.get(method), label=method)
         ax.set_xlabel("fraction of the training set")
         ax.set_ylabel("test force MAE (meV/Å)")
-        ax.set_title(system)
+        ax.set_title("MAD (pet-mad from scratch)" if system == UNIVERSAL_SET else system)
         ax.legend(fontsize=8)
     save_figure(fig, path)
 

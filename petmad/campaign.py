@@ -98,12 +98,36 @@ def speed_models(config: Config) -> list[str]:
     return ["pet-mad", *lora, *config.training.external_models]
 
 
+MAIN_MODELS = ("bespoke", "lora")  # trained on the whole set by their own rules
+
+
 def learning_curve_points(config: Config) -> list[tuple[str, str, float]]:
+    """(system, method, fraction) of every learning-curve model of the systems; the main
+    bespoke and LoRA models are the curves' whole-set points, the other methods (full
+    fine-tuning, LoRA at another rank) are trained on the whole set too."""
     curves = config.training.learning_curves
+    systems = [system for system in curves.systems if system in config.systems]
+    methods = {system: [*curves.methods,
+                        *(f"lora-r{rank}" for rank in curves.lora_ranks.get(system, []))]
+               for system in systems}
     return [(system, method, fraction)
-            for system in curves.systems if system in config.systems
-            for method in curves.methods
-            for fraction in [*curves.fractions, *([1.0] if method == "full" else [])]]
+            for system in systems for method in methods[system]
+            for fraction in [*curves.fractions, *([] if method in MAIN_MODELS else [1.0])]]
+
+
+def learning_curve_method(method: str) -> tuple[str, int | None]:
+    """The training kind of a learning-curve method and its LoRA rank where it is not the
+    configured one: ``lora-r32`` is LoRA at rank 32."""
+    found = re.fullmatch(r"lora-r([0-9]+)", method)
+    return ("lora", int(found.group(1))) if found else (method, None)
+
+
+def mad_learning_curve_fractions(config: Config) -> list[float]:
+    """Fractions of MAD that pet-mad's own learning curve trains on (none when pet-mad is
+    imported instead of trained)."""
+    if config.training.base_model is not None:
+        return []
+    return list(config.training.learning_curves.mad_fractions)
 
 
 # --------------------------------------------------------------------------- datasets
@@ -222,6 +246,13 @@ def training_rows(config: Config) -> Iterator[dict]:
                    f"{finetune.method} fine-tune of pet-mad", "lora", structures=train,
                    atoms=atoms, steps=finetune.num_epochs, step_unit="epochs",
                    note=f"training split before the force filter; {note}")
+    _, train, atoms, note = dataset_sizes(config, "mad")
+    for fraction in mad_learning_curve_fractions(config):
+        yield _row("training", "learning_curves", "train_mad_learning_curve_model",
+                   f"mad/pretrain-{fraction:g}", f"PET from scratch on {fraction:g} of MAD",
+                   "pet-mad", structures=max(1, round(fraction * train)), atoms=atoms,
+                   steps=training.pretrain.num_epochs, step_unit="epochs",
+                   note=f"share of every subset of the training split, no LLPR; {note}")
     for system, method, fraction in learning_curve_points(config):
         _, train, atoms, note = dataset_sizes(config, system)
         epochs = training.bespoke.num_epochs if method == "bespoke" else finetune.num_epochs

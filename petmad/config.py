@@ -504,6 +504,18 @@ class LearningCurveSettings(Strict):
     methods: list[Literal["bespoke", "lora", "full"]] = Field(
         default_factory=lambda: ["bespoke", "lora", "full"], description="training scenarios"
     )
+    lora_ranks: dict[SystemName, list[Annotated[int, Field(ge=1)]]] = Field(
+        default_factory=dict, description="more LoRA ranks per system, beside finetune.rank: "
+        "each is a learning-curve method lora-r<rank>, trained at every fraction and on the "
+        "whole set (paper S10.E, Fig. S12: water at rank 32)"
+    )
+    mad_fractions: list[OpenFraction] = Field(
+        default_factory=list, description="fractions of the MAD training set for pet-mad's "
+        "own learning curve (paper S10.A, Fig. S8): a PET trained from scratch with the "
+        "pretraining settings on that share of every MAD subset, tested on the MAD test "
+        "set; the whole set is pet-mad itself.  Empty: no MAD curve (nor with "
+        "training.base_model, which replaces pretraining)"
+    )
 
 
 class TrainingSettings(Strict):

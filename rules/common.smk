@@ -76,7 +76,7 @@ CONDA_ENV = "../envs/petmad.yaml"
 wildcard_constraints:
     dataset="|".join(["mad", *SYSTEMS]),
     system="|".join(SYSTEMS),
-    method="bespoke|lora|full",
+    method=r"bespoke|lora|full|lora-r[0-9]+",
     fraction=r"[0-9.]+",
     external="|".join(re.escape(name) for name in CFG.library),
     model="|".join(re.escape(name) for name in [*MODELS, *CFG.library]),
@@ -209,6 +209,23 @@ def learning_curve_points():
     """(system, method, fraction) of every extra training the learning curves need; the
     full-data bespoke and LoRA models are the main ones, full fine-tuning needs its own."""
     return campaign.learning_curve_points(CFG)
+
+
+MAD_LEARNING_CURVE_FRACTIONS = campaign.mad_learning_curve_fractions(CFG)
+
+
+def learning_curve_kind(wildcards):
+    return campaign.learning_curve_method(wildcards.method)[0]
+
+
+def learning_curve_training(wildcards):
+    """The training settings of a learning-curve model: a lora-r<N> method is LoRA at
+    rank N, everything else as configured."""
+    rank = campaign.learning_curve_method(wildcards.method)[1]
+    training = json.loads(training_json("pet", "bespoke", "finetune"))
+    if rank is not None:
+        training["finetune"]["rank"] = rank
+    return json.dumps(training, sort_keys=True, separators=(",", ":"))
 
 
 def accuracy_predictions():

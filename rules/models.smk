@@ -128,7 +128,8 @@ rule train_learning_curve_model:
         exported="models/lc/{system}/{method}-{fraction}.pt",
         predictions="models/eval/lc/{system}/{method}-{fraction}/{system}.npz",
     params:
-        training=training_json("pet", "bespoke", "finetune"),
+        training=learning_curve_training,
+        kind=learning_curve_kind,
         seed=CFG.seed,
         device=CFG.device,
         base=lambda w, input: f"--base {input.base}" if input.base else "",
@@ -145,12 +146,48 @@ rule train_learning_curve_model:
         runtime=CFG.training.runtime_min,
         gpu=model_resources,
     shell:
-        "python -m petmad train-model --kind {wildcards.method} --no-llpr "
+        "python -m petmad train-model --kind {params.kind} --no-llpr "
         "--fraction {wildcards.fraction} --data-dir data/{wildcards.system} "
         "--training {params.training:q} "
         "--workdir models/work/lc/{wildcards.system}/{wildcards.method}-{wildcards.fraction} "
         "--seed {params.seed} --device {params.device} {params.base} {params.evaluate} "
         "--threads {threads} --trained {output.trained} --checkpoint {output.checkpoint} "
+        "--exported {output.exported} > {log} 2>&1"
+
+
+rule train_mad_learning_curve_model:
+    message:
+        "Learning curve of pet-mad: a PET from scratch on {wildcards.fraction} of MAD"
+    input:
+        splits=expand("data/mad/{part}.extxyz", part=["train", "val", "test"]),
+    output:
+        trained="models/lc/mad/pretrain-{fraction}.trained.ckpt",
+        checkpoint="models/lc/mad/pretrain-{fraction}.ckpt",
+        exported="models/lc/mad/pretrain-{fraction}.pt",
+        predictions="models/eval/lc/mad/pretrain-{fraction}/mad.npz",
+    params:
+        training=training_json("pet", "pretrain"),
+        seed=CFG.seed,
+        device=CFG.device,
+        evaluate=lambda w, input, output: f"--evaluate {input.splits[2]} {output.predictions}",
+    log:
+        "logs/train_mad_learning_curve_model/pretrain-{fraction}.log",
+    benchmark:
+        "logs/train_mad_learning_curve_model/pretrain-{fraction}.benchmark.tsv"
+    conda:
+        CONDA_ENV
+    threads: CFG.training.threads
+    resources:
+        mem_mb=8000,
+        runtime=CFG.training.runtime_min,
+        gpu=pretrain_gpus,
+        **PRETRAIN_TASKS,
+    shell:
+        "python -m petmad train-model --kind pretrain --no-llpr "
+        "--fraction {wildcards.fraction} --data-dir data/mad --training {params.training:q} "
+        "--workdir models/work/lc/mad/pretrain-{wildcards.fraction} --seed {params.seed} "
+        "--device {params.device} {params.evaluate} --threads {threads} "
+        "--trained {output.trained} --checkpoint {output.checkpoint} "
         "--exported {output.exported} > {log} 2>&1"
 
 
@@ -273,14 +310,17 @@ rule learning_curves:
         + [f"models/eval/{s}/{k}/{s}.npz" for s in CFG.training.learning_curves.systems
            if s in CFG.systems for k in SYSTEM_MODEL_KINDS]
         + [f"models/eval/pet-mad/{s}.npz" for s in CFG.training.learning_curves.systems
-           if s in CFG.systems],
+           if s in CFG.systems]
+        + [f"models/eval/lc/mad/pretrain-{f}/mad.npz" for f in MAD_LEARNING_CURVE_FRACTIONS]
+        + (["models/eval/pet-mad/mad.npz"] if MAD_LEARNING_CURVE_FRACTIONS else []),
     output:
         figure=report("results/learning_curves.pdf", caption="../report/learning_curves.rst",
                       category="Models"),
         table=report("results/learning_curves.csv", caption="../report/learning_curves_csv.rst",
                      category="Models"),
     params:
-        systems=[s for s in CFG.training.learning_curves.systems if s in CFG.systems],
+        systems=(["mad"] if MAD_LEARNING_CURVE_FRACTIONS else [])
+        + [s for s in CFG.training.learning_curves.systems if s in CFG.systems],
     log:
         "logs/learning_curves.log",
     benchmark:

@@ -14,7 +14,7 @@ from petmad.config import load_config_files
 # Every rule whose jobs evaluate a model or the reference engine.
 WORK_RULES = {
     "label", "label_shard", "train_pet_mad", "train_bespoke_model", "train_lora_model",
-    "train_learning_curve_model", "lps_md", "gaas_interface", "gaas_pinning", "hea_remd",
+    "train_learning_curve_model", "train_mad_learning_curve_model", "lps_md", "gaas_interface", "gaas_pinning", "hea_remd",
     "water_equilibration", "water_md", "succinic_reference", "succinic_relax", "succinic_md",
     "bto_md", "dimer_curves", "relaxation_runs", "phonon_bands", "speed_benchmark",
     "nc_mts_md",

@@ -84,6 +84,20 @@ def test_pretraining_on_eight_gpus_with_the_papers_batch(paper):
     assert paper.device == "cuda"  # distributed training runs on NCCL only
 
 
+def test_learning_curves_of_mad_and_of_water_at_rank_32(paper):
+    from petmad.campaign import learning_curve_points, mad_learning_curve_fractions
+
+    curves = paper.training.learning_curves
+    assert set(curves.systems) == {"lps", "gaas", "hea", "water", "succinic", "bto"}  # S10
+    # S10.A / Fig. S8: pet-mad trained on fractions of MAD (20 % and 60 % are quoted)
+    assert {0.2, 0.6} <= set(mad_learning_curve_fractions(paper))
+    # S10.E / Fig. S12: water at LoRA rank 8 and 32, at every fraction and the whole set
+    water = {(m, f) for s, m, f in learning_curve_points(paper) if s == "water"}
+    assert {("lora-r32", f) for f in [*curves.fractions, 1.0]} <= water
+    assert {("lora", f) for f in curves.fractions} <= water
+    assert paper.training.finetune.rank == 8
+
+
 def test_gaas_protocol(paper):
     gaas = paper.studies.gaas_melting
     assert gaas.crystal == "gaas"

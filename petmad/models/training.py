@@ -178,11 +178,26 @@ def check_base_model(path: str | Path, cache: str | Path) -> None:
         raise ModelError(f"training.base_model: {exc}") from None
 
 
+def subsample_indices(subsets: list[str], fraction: float, seed: int) -> np.ndarray:
+    """Indices of ``fraction`` of the structures, drawn from each subset in proportion
+    (paper S10: "a corresponding fraction of the structures was sampled from each
+    subset"), in file order; at least one structure in all."""
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(subsets)
+    chosen = []
+    for subset in dict.fromkeys(subsets):
+        members = np.flatnonzero(labels == subset)
+        chosen.extend(rng.permutation(members)[:round(fraction * len(members))])
+    if not chosen:
+        chosen = [int(rng.integers(len(labels)))]
+    return np.sort(np.asarray(chosen, dtype=int))
+
+
 def _subsample(frames_path: Path, fraction: float, seed: int, target: Path) -> Path:
     frames = read_extxyz(frames_path)
-    keep = max(1, int(round(fraction * len(frames))))
-    chosen = np.sort(np.random.default_rng(seed).permutation(len(frames))[:keep])
-    write_extxyz(target, [frames[i] for i in chosen])
+    chosen = subsample_indices([a.info.get("subset", "") for a in frames], fraction, seed)
+    with atomic_path(target) as tmp:
+        write_extxyz(tmp, [frames[i] for i in chosen])
     return target
 
 

@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -197,7 +198,9 @@ def test_the_paper_preset_pretrains_on_one_node_with_eight_gpus(root):
     from snakemake_executor_plugin_slurm.submit_string import get_submit_command
     from snakemake_executor_plugin_slurm.utils import set_gres_string
 
-    with SnakemakeApi(OutputSettings(quiet={"all"})) as api:
+    # Reading the Snakefile in this process sets markers in os.environ (the "said once"
+    # of refused studies) that later workflow runs of the session would inherit.
+    with mock.patch.dict(os.environ), SnakemakeApi(OutputSettings(quiet={"all"})) as api:
         workflow = api.workflow(
             resource_settings=ResourceSettings(cores=64),
             config_settings=ConfigSettings(configfiles=[root / "presets" / "paper.yaml"]),

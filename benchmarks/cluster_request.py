@@ -20,6 +20,7 @@ import os
 import sys
 from collections import defaultdict
 from pathlib import Path
+from unittest import mock
 
 import pandas as pd
 
@@ -42,9 +43,11 @@ def silenced():
             os.dup2(saved[1], 2)
 
 
-def planned_jobs(preset: Path, cores: int) -> list:
-    """Every job ``snakemake all`` would submit for ``preset`` (not the local rules), its
-    resources evaluated."""
+def planned_jobs(preset: Path, cores: int, targets: tuple[str, ...] = ("all",)) -> list:
+    """Every job ``snakemake <targets>`` would submit for ``preset`` from scratch (not the
+    local rules), its resources evaluated.  Reading the Snakefile in this process sets
+    markers in ``os.environ`` (the refused studies said once); they are not kept, so a
+    workflow started later from the same process still says them."""
     from snakemake.api import SnakemakeApi
     from snakemake.settings.types import (
         ConfigSettings,
@@ -53,12 +56,12 @@ def planned_jobs(preset: Path, cores: int) -> list:
         ResourceSettings,
     )
 
-    with SnakemakeApi(OutputSettings(quiet={"all"})) as api:
+    with mock.patch.dict(os.environ), SnakemakeApi(OutputSettings(quiet={"all"})) as api:
         workflow = api.workflow(resource_settings=ResourceSettings(cores=cores),
                                 config_settings=ConfigSettings(configfiles=[preset]),
                                 snakefile=ROOT / "Snakefile", workdir=ROOT)
         with silenced():  # the dry run's job list
-            workflow.dag(DAGSettings(targets={"all"}, forceall=True)).execute_workflow(
+            workflow.dag(DAGSettings(targets=set(targets), forceall=True)).execute_workflow(
                 executor="dryrun")
         # Evaluated job resources are only reachable through the workflow object.
         inner = workflow._workflow

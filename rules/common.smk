@@ -222,10 +222,8 @@ def learning_curve_training(wildcards):
     """The training settings of a learning-curve model: a lora-r<N> method is LoRA at
     rank N, everything else as configured."""
     rank = campaign.learning_curve_method(wildcards.method)[1]
-    training = json.loads(training_json("pet", "bespoke", "finetune"))
-    if rank is not None:
-        training["finetune"]["rank"] = rank
-    return json.dumps(training, sort_keys=True, separators=(",", ":"))
+    updates = {"finetune": {"rank": rank}} if rank is not None else {}
+    return training_json("pet", "bespoke", "finetune", **updates)
 
 
 def accuracy_predictions():
@@ -238,11 +236,13 @@ def accuracy_predictions():
     return files
 
 
-def training_json(*sections):
+def training_json(*sections, **updates):
     """Only the training sections a rule uses, so that changing, say, the learning-curve
-    fractions does not retrain the main models (Snakemake reruns on params changes)."""
+    fractions does not retrain the main models (Snakemake reruns on params changes);
+    ``updates`` replace fields of a section, e.g. ``finetune={"rank": 32}``."""
     return json.dumps(
-        {name: getattr(CFG.training, name).model_dump(mode="json") for name in sections},
+        {name: getattr(CFG.training, name).model_copy(update=updates.get(name, {}))
+         .model_dump(mode="json") for name in sections},
         sort_keys=True,
         separators=(",", ":"),
     )

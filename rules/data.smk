@@ -45,7 +45,7 @@ rule label:
     conda:
         CONDA_ENV
     # Gathering shards and reading label files run in one process.
-    threads: 1 if CFG.labeling.shard_size else CFG.labeling.max_threads
+    threads: 1 if CFG.labeling.shard_size or not CFG.reference.computes else CFG.labeling.max_threads
     resources:
         mem_mb=lambda wildcards, threads: 1500 + 1500 * threads,
         runtime=CFG.labeling.runtime_min,

@@ -14,7 +14,6 @@ import json
 import os
 import subprocess
 import sys
-from unittest import mock
 
 import numpy as np
 import pytest
@@ -188,27 +187,13 @@ def test_the_paper_preset_pretrains_on_one_node_with_eight_gpus(root):
     one node, 8 tasks, one GPU each; the job's command starts the tasks (mpi resource)."""
     from pathlib import Path
 
-    from snakemake.api import SnakemakeApi
-    from snakemake.settings.types import (
-        ConfigSettings,
-        DAGSettings,
-        OutputSettings,
-        ResourceSettings,
-    )
     from snakemake_executor_plugin_slurm.submit_string import get_submit_command
     from snakemake_executor_plugin_slurm.utils import set_gres_string
 
-    # Reading the Snakefile in this process sets markers in os.environ (the "said once"
-    # of refused studies) that later workflow runs of the session would inherit.
-    with mock.patch.dict(os.environ), SnakemakeApi(OutputSettings(quiet={"all"})) as api:
-        workflow = api.workflow(
-            resource_settings=ResourceSettings(cores=64),
-            config_settings=ConfigSettings(configfiles=[root / "presets" / "paper.yaml"]),
-            snakefile=root / "Snakefile", workdir=root)
-        workflow.dag(DAGSettings(targets={"models/pet-mad.pt"})).execute_workflow(
-            executor="dryrun")
-        # The DAG's jobs, with their resources evaluated, are only reachable inside.
-        job = next(j for j in workflow._workflow.dag.jobs if j.rule.name == "train_pet_mad")
+    from benchmarks.cluster_request import planned_jobs
+
+    jobs = planned_jobs(root / "presets" / "paper.yaml", cores=64, targets=("models/pet-mad.pt",))
+    job = next(j for j in jobs if j.rule.name == "train_pet_mad")
     sbatch = get_submit_command(job, {"run_uuid": "x", "slurm_logfile": "x.log",
                                       "comment_str": "x", "account": "", "partition": "",
                                       "workdir": str(Path.cwd())}).split()

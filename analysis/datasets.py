@@ -1,7 +1,8 @@
 """Dataset statistics table and overview figure: ``results/datasets.{csv,pdf}``.
 
-Reads the split files and the labeling/split reports the data stage writes; computes
-nothing physical beyond summary statistics of the labels.
+Reads the split files and the labeling/split reports the data stage writes, and each
+system's held-out reference-MD test set (dataset ``<system>-md``); computes nothing
+physical beyond summary statistics of the labels.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ase.io import read
 from analysis.output import pyplot, save_figure, write_csv
 
 SPLITS = ("train", "val", "test")
+MD_TEST_SUFFIX = "-md"  # '<system>-md': data/<system>/md_test.extxyz
 
 
 def _frames(path: Path) -> list:
@@ -28,15 +30,24 @@ def dataset_table(data_dir: Path, datasets: list[str]) -> tuple[pd.DataFrame, di
     """One row per (dataset, subset); also the raw arrays the figure needs."""
     rows, raw = [], {"forces": {}, "sizes": {}, "elements": Counter()}
     for dataset in datasets:
-        folder = data_dir / dataset
-        labeling = json.loads((folder / "labeled.extxyz.json").read_text())
-        split = json.loads((folder / "split.json").read_text())
+        if dataset.endswith(MD_TEST_SUFFIX):
+            # a system's held-out reference-MD frames: a test set only, never filtered
+            folder = data_dir / dataset.removesuffix(MD_TEST_SUFFIX)
+            sampling = json.loads((folder / "md_test.extxyz.json").read_text())
+            labeling = {**sampling["engine"], "failures": []}
+            parts = {"test": folder / "md_test.extxyz"}
+            filtered = Counter()
+        else:
+            folder = data_dir / dataset
+            labeling = json.loads((folder / "labeled.extxyz.json").read_text())
+            parts = {part: folder / f"{part}.extxyz" for part in SPLITS}
+            split = json.loads((folder / "split.json").read_text())
+            filtered = Counter(f["subset"] for f in split["filtered"])
         failed = Counter(f["subset"] for f in labeling["failures"])
-        filtered = Counter(f["subset"] for f in split["filtered"])
         per_subset: dict[str, dict] = {}
         forces_all, sizes_all = [], []
-        for part in SPLITS:
-            for atoms in _frames(folder / f"{part}.extxyz"):
+        for part, path in parts.items():
+            for atoms in _frames(path):
                 entry = per_subset.setdefault(
                     str(atoms.info.get("subset", "all")),
                     {"counts": Counter(), "epa": [], "forces": [], "sizes": []},

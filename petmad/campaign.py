@@ -183,6 +183,8 @@ def dataset_sizes(config: Config, dataset: str) -> tuple[int, int, float, str]:
     subsets = _system_subsets(dataset, settings.model_dump_json(), config.seed)
     structures = sum(count for _, count, _ in subsets)
     train = sum(_split_train(count, config) for _, count, _ in subsets)
+    if (dataset, "train") in md_sets(config):
+        train += _split_train(settings.md.frames, config)  # the MD frames, subset 'md'
     atoms = sum(count * mean for _, count, mean in subsets) / max(structures, 1)
     return structures, train, atoms, "atoms: mean per structure, from the dataset's builder"
 
@@ -198,6 +200,18 @@ def labeling_shards(config: Config, dataset: str) -> list[str]:
     starts = range(0, max(structures, 1), size)
     return [f"{start}:{start + size}" if start + size < structures else f"{start}:"
             for start in starts]
+
+
+def md_sets(config: Config) -> list[tuple[str, str]]:
+    """(system, part) of every reference-MD sampling job (rule ``sample_md``): part 'train'
+    adds frames to the system's training data, 'test' is its held-out MD test set.  None
+    when the labels are read from files: the 'file' engine cannot run MD."""
+    if not config.reference.computes:
+        return []
+    return [(system, part) for system in config.systems
+            for part, md in (("train", getattr(config.data, system).md),
+                             ("test", getattr(config.data, system).md_test))
+            if md.trajectories]
 
 
 # --------------------------------------------------------------------------- stages
@@ -224,6 +238,18 @@ def labeling_rows(config: Config) -> Iterator[dict]:
         yield _row("labeling", dataset, "label", dataset, f"{engine} labels", "reference",
                    structures=structures, atoms=atoms, steps=steps, step_unit=SINGLE,
                    note=f"before the force filter; {note}")
+    for system, part in md_sets(config):
+        settings = getattr(config.data, system)
+        md = settings.md if part == "train" else settings.md_test
+        yield _row("labeling", system, "sample_md", f"{system}/{part}",
+                   f"{engine} MD ({'training frames' if part == 'train' else 'test set'})",
+                   "reference", structures=md.trajectories,
+                   atoms=dataset_sizes(config, system)[2],
+                   steps=md.steps / md.trajectories,
+                   note=f"{md.frames} frames at "
+                   f"{_temperatures(md.temperatures_K or settings.sampling.temperatures_K)}"
+                   f" (steps: relaxation and MD per trajectory, structures: trajectories); "
+                   "atoms: the dataset's mean")
 
 
 def training_rows(config: Config) -> Iterator[dict]:

@@ -80,6 +80,22 @@ def cmd_build_structures(args: argparse.Namespace) -> None:
     print(f"{len(frames)} structures written to {args.output}")
 
 
+def cmd_sample_md(args: argparse.Namespace) -> None:
+    from petmad.config import ReferenceSettings, dataset_settings_class
+    from petmad.data.md_sampling import sample_dataset
+    from petmad.reference import make_engine
+
+    settings = dataset_settings_class(args.system).model_validate(args.settings)
+    engine = make_engine(ReferenceSettings.model_validate(args.reference))
+    summary = sample_dataset(args.system, settings, args.part, args.seed, engine, args.output)
+    print(f"{summary['n_frames']} frames from {len(summary['trajectories'])} trajectories "
+          f"({summary['md_steps']} MD steps, {summary['atom_steps']} atom-steps) -> {args.output}")
+    for trajectory in summary["trajectories"]:
+        print(f"  {trajectory['condition']} at {trajectory['temperature_K']:g} K: mean kinetic "
+              f"temperature {trajectory['mean_kinetic_temperature_K']:.0f} K over "
+              f"{trajectory['frames']} frames")
+
+
 def cmd_label(args: argparse.Namespace) -> None:
     from petmad.config import LabelingSettings, ReferenceSettings
     from petmad.io import read_extxyz
@@ -115,7 +131,8 @@ def cmd_split(args: argparse.Namespace) -> None:
     from petmad.data.split import SPLITS, filter_and_split
     from petmad.io import read_extxyz, write_extxyz, write_json
 
-    result = filter_and_split(read_extxyz(args.input), tuple(args.fractions),
+    frames = [frame for path in args.input for frame in read_extxyz(path)]
+    result = filter_and_split(frames, tuple(args.fractions),
                               args.force_filter, args.seed, energy_threshold=args.energy_filter,
                               max_per_subset=args.max_per_subset)
     for name, path in zip(SPLITS, args.outputs):
@@ -586,6 +603,8 @@ def add_study_parser(commands, name: str, help_text: str, section: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from petmad.config import SYSTEMS as CASE_STUDY_SYSTEMS
+
     parser = argparse.ArgumentParser(prog="python -m petmad", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -595,6 +614,20 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--seed", type=int, required=True)
     build.add_argument("--output", required=True)
     build.set_defaults(func=cmd_build_structures)
+
+    sample_md = commands.add_parser(
+        "sample-md", help="labeled frames of reference-engine MD at a dataset's temperatures")
+    sample_md.add_argument("--system", required=True, choices=CASE_STUDY_SYSTEMS)
+    sample_md.add_argument("--settings", type=_json, required=True,
+                           help="the dataset's config section, data.<system> (JSON)")
+    sample_md.add_argument("--part", required=True, choices=["train", "test"],
+                           help="train: data.<system>.md; test: data.<system>.md_test")
+    sample_md.add_argument("--reference", type=_json, required=True,
+                           help="config 'reference' (JSON)")
+    sample_md.add_argument("--seed", type=int, required=True)
+    sample_md.add_argument("--threads", type=int, default=1)
+    sample_md.add_argument("--output", required=True)
+    sample_md.set_defaults(func=cmd_sample_md)
 
     label = commands.add_parser("label", help="label structures with the reference engine")
     label.add_argument("--input", nargs="+", required=True,
@@ -613,7 +646,9 @@ def build_parser() -> argparse.ArgumentParser:
     label.set_defaults(func=cmd_label)
 
     split = commands.add_parser("split", help="force filter and 80/10/10 split per subset")
-    split.add_argument("--input", required=True)
+    split.add_argument("--input", nargs="+", required=True,
+                       help="labeled structures; several files are joined in order (the "
+                       "structure indices of the report count over all of them)")
     split.add_argument("--outputs", nargs=3, required=True, metavar=("TRAIN", "VAL", "TEST"))
     split.add_argument("--report", required=True, help="JSON with counts and filtered structures")
     split.add_argument("--fractions", type=float, nargs=3, default=(0.8, 0.1, 0.1))

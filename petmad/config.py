@@ -305,11 +305,59 @@ class ThermalSampling(Strict):
     )
 
 
+class MdSampling(Strict):
+    """Configurations from Langevin MD with the reference engine at the dataset's
+    temperatures (``sampling.temperatures_K``, unless ``temperatures_K`` is given), the way
+    the paper's case-study sets were made.  Trajectory k starts from a rattled structure of the system's k-th condition
+    (conditions in their dataset proportions) and runs at temperature k (cycled); after
+    ``equilibration_steps`` a labeled frame is kept every ``stride_steps``.  The energies,
+    forces and stress the MD computed are the labels: no second reference call."""
+
+    trajectories: int = Field(0, ge=0, description="independent trajectories; 0 = none")
+    temperatures_K: list[PositiveFloat] | None = Field(
+        None, min_length=1, description="temperatures given to the trajectories in turn; "
+        "null: the dataset's sampling.temperatures_K")
+    frames_per_trajectory: int = Field(8, ge=1, description="labeled frames kept per trajectory")
+    stride_steps: int = Field(10, ge=1, description="MD steps between kept frames")
+    relax_steps: int = Field(
+        30, ge=0, description="FIRE steps first, shedding the rattle's excess potential "
+        "energy, which a thermostat takes hundreds of steps to remove")
+    equilibration_steps: int = Field(
+        60, ge=0, description="MD steps discarded after the relaxation (the relaxed start "
+        "gives half its kinetic energy to the potential, which the thermostat makes up)")
+    timestep_fs: float = Field(1.0, gt=0, description="MD time step (fs)")
+    thermostat_tau_fs: float = Field(
+        10.0, gt=0, description="Langevin friction time (fs); short, since only the sampled "
+        "configurations matter, not the dynamics (at 25 fs and 40 equilibration steps, "
+        "crystals were still 10-15 % below the temperature)")
+    hydrogen_mass_amu: float = Field(
+        4.0, gt=0, description="mass given to H during sampling: classical configurations do "
+        "not depend on masses, and a heavier H allows the 1 fs step")
+
+    @property
+    def frames(self) -> int:
+        return self.trajectories * self.frames_per_trajectory
+
+    @property
+    def steps(self) -> int:
+        """Relaxation and MD steps of all trajectories (one reference evaluation each)."""
+        return self.trajectories * (self.relax_steps + self.equilibration_steps
+                                    + self.frames_per_trajectory * self.stride_steps)
+
+
 class SystemDataSettings(Strict):
     """Settings shared by every case-study dataset."""
 
     n_structures: int = Field(60, ge=1, description="structures generated for this system")
     sampling: ThermalSampling = ThermalSampling()
+    md: MdSampling = Field(
+        default_factory=MdSampling,
+        description="reference-engine MD frames added to the training data (split with it "
+        "80/10/10 as subset 'md'); only when the reference engine computes")
+    md_test: MdSampling = Field(
+        default_factory=MdSampling,
+        description="independent reference-engine MD frames kept apart as the held-out test "
+        "set data/<system>/md_test.extxyz: the honest test of a model for its case study")
 
 
 class LpsData(SystemDataSettings):

@@ -149,6 +149,34 @@ def labeling_input(wildcards):
     return f"data/{wildcards.dataset}/structures.extxyz"
 
 
+# Reference-engine MD (data.<system>.md and md_test): (system, part) of every sampling job.
+MD_SETS = campaign.md_sets(CFG)
+
+
+def md_settings(wildcards):
+    """The dataset settings that shape a sampling job: not the rattles' count, not the
+    other part's MD (changing them must not rerun it)."""
+    other = "md_test" if wildcards.part == "train" else "md"
+    settings = dataset_settings(CFG.data, wildcards.system)
+    return json.dumps(settings.model_dump(mode="json", exclude={"n_structures", other}),
+                      sort_keys=True, separators=(",", ":"))
+
+
+def md_training_frames(wildcards):
+    """The MD frames the split adds to a system's labeled rattles, [] when it has none."""
+    if (wildcards.dataset, "train") in MD_SETS:
+        return f"data/{wildcards.dataset}/md_train.extxyz"
+    return []
+
+
+# Every test set a model is scored on, by name: each dataset's split test part, and the
+# held-out reference-MD frames of a system as '<system>-md'.
+TEST_SETS = {
+    **{dataset: f"data/{dataset}/test.extxyz" for dataset in DATASETS},
+    **{f"{system}-md": f"data/{system}/md_test.extxyz"
+       for system, part in MD_SETS if part == "test"},
+}
+
 SYSTEM_MODEL_KINDS = ["bespoke", "lora"]
 # The model lists come from petmad/campaign.py, which costs the same jobs these rules plan.
 # Universal potentials compared in the accuracy table, minus the one labeling the data.
@@ -228,11 +256,14 @@ def learning_curve_training(wildcards):
 
 def accuracy_predictions():
     """Every (model, dataset) prediction file the accuracy benchmarks read."""
-    files = [f"models/eval/pet-mad/{d}.npz" for d in DATASETS]
+    files = [f"models/eval/pet-mad/{d}.npz" for d in TEST_SETS]
     for system in CFG.systems:
         files += [f"models/eval/{system}/{kind}/{system}.npz" for kind in SYSTEM_MODEL_KINDS]
+        if f"{system}-md" in TEST_SETS:
+            files += [f"models/eval/{system}/{kind}/{system}-md.npz"
+                      for kind in SYSTEM_MODEL_KINDS]
         files.append(f"models/eval/{system}/lora/mad.npz")  # retention (Table II)
-    files += [f"models/eval/external/{name}/{d}.npz" for name in EXTERNAL_MODELS for d in DATASETS]
+    files += [f"models/eval/external/{name}/{d}.npz" for name in EXTERNAL_MODELS for d in TEST_SETS]
     return files
 
 

@@ -84,11 +84,41 @@ rule label_shard:
         "--labeling {params.labeling:q} --threads {threads} > {log} 2>&1"
 
 
+rule sample_md:
+    message:
+        "Reference-engine MD of {wildcards.system} ({wildcards.part} frames)"
+    output:
+        frames="data/{system}/md_{part}.extxyz",
+        summary="data/{system}/md_{part}.extxyz.json",
+    wildcard_constraints:
+        part="train|test",
+    params:
+        settings=md_settings,
+        reference=as_json(CFG.reference),
+        seed=CFG.seed,
+    log:
+        "logs/sample_md/{system}_{part}.log",
+    benchmark:
+        "logs/sample_md/{system}_{part}.benchmark.tsv"
+    conda:
+        CONDA_ENV
+    threads: CFG.labeling.max_threads
+    resources:
+        mem_mb=lambda wildcards, threads: 1500 + 500 * threads,
+        runtime=CFG.labeling.runtime_min,
+    shell:
+        "python -m petmad sample-md --system {wildcards.system} --part {wildcards.part} "
+        "--settings {params.settings:q} --reference {params.reference:q} "
+        "--seed {params.seed} --threads {threads} --output {output.frames} > {log} 2>&1"
+
+
 rule split:
     message:
         "Filtering and splitting {wildcards.dataset}"
     input:
         "data/{dataset}/labeled.extxyz",
+        # reference-MD frames (data.<system>.md), split with the rest as subset 'md'
+        md_training_frames,
     output:
         train="data/{dataset}/train.extxyz",
         val="data/{dataset}/val.extxyz",
@@ -135,6 +165,7 @@ rule dataset_summary:
         parts=expand("data/{dataset}/{part}.extxyz", dataset=DATASETS, part=["train", "val", "test"]),
         reports=expand("data/{dataset}/split.json", dataset=DATASETS),
         labeling=expand("data/{dataset}/labeled.extxyz.json", dataset=DATASETS),
+        md_test_sets=[path for name, path in TEST_SETS.items() if name not in DATASETS],
     output:
         csv=report(
             "results/datasets.csv",
@@ -147,7 +178,7 @@ rule dataset_summary:
             category="Datasets",
         ),
     params:
-        datasets=DATASETS,
+        datasets=list(TEST_SETS),
     log:
         "logs/dataset_summary.log",
     benchmark:

@@ -196,9 +196,9 @@ rule evaluate_pet_mad:
         "Predicting every test set with pet-mad"
     input:
         model="models/pet-mad.pt",
-        data=expand("data/{dataset}/test.extxyz", dataset=DATASETS),
+        data=list(TEST_SETS.values()),
     output:
-        expand("models/eval/pet-mad/{dataset}.npz", dataset=DATASETS),
+        expand("models/eval/pet-mad/{name}.npz", name=TEST_SETS),
     params:
         device=CFG.device,
     log:
@@ -220,10 +220,10 @@ rule evaluate_external_model:
     message:
         "Predicting every test set with {wildcards.external}"
     input:
-        data=expand("data/{dataset}/test.extxyz", dataset=DATASETS),
+        data=list(TEST_SETS.values()),
         model=lambda w: model_file(w.external, None),
     output:
-        expand("models/eval/external/{{external}}/{dataset}.npz", dataset=DATASETS),
+        expand("models/eval/external/{{external}}/{name}.npz", name=TEST_SETS),
     params:
         model=library_source,
     log:
@@ -239,6 +239,33 @@ rule evaluate_external_model:
     shell:
         "python -m petmad evaluate --model {params.model:q} --data {input.data} "
         "--outputs {output} --threads {threads} > {log} 2>&1"
+
+
+rule evaluate_md_test_set:
+    message:
+        "Predicting the reference-MD test frames of {wildcards.system} with {wildcards.kind}"
+    input:
+        model="models/{system}/{kind}.pt",
+        data="data/{system}/md_test.extxyz",
+    output:
+        "models/eval/{system}/{kind}/{system}-md.npz",
+    wildcard_constraints:
+        kind="|".join(SYSTEM_MODEL_KINDS),
+    params:
+        device=CFG.device,
+    log:
+        "logs/evaluate_md_test_set/{system}_{kind}.log",
+    benchmark:
+        "logs/evaluate_md_test_set/{system}_{kind}.benchmark.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    shell:
+        "python -m petmad evaluate --model {input.model} --data {input.data} "
+        "--outputs {output} --device {params.device} --threads {threads} > {log} 2>&1"
 
 
 rule rotational_energies:

@@ -69,6 +69,8 @@ BAD_VALUES = [
      "'studies.water_pimd.beads.0': Input should be greater than 0"),
     ({"data": {"water": {"sampling": {"temperatures_K": [300, -50]}}}},
      "'data.water.sampling.temperatures_K.1': Input should be greater than 0"),
+    ({"data": {"water": {"md_test": {"temperatures_K": [298, 0]}}}},
+     "'data.water.md_test.temperatures_K.1': Input should be greater than 0"),
     ({"studies": {"gaas_melting": {"supercell": [2, 0, 8]}}},
      "'studies.gaas_melting.supercell.1': Input should be greater than 0"),
     ({"training": {"learning_curves": {"fractions": [0.5, 1.5]}}},

@@ -60,8 +60,10 @@ def test_mad_is_the_papers(paper):
 def test_system_set_sizes(paper):
     from petmad.campaign import dataset_sizes
 
-    # S10.E: 1228 water training structures (split per subset); S11.C: 2000 HEA structures
+    # S10.E: 1228 water training structures (split per subset), mostly MD frames;
+    # S11.C: 2000 HEA structures
     assert dataset_sizes(paper, "water")[1] == 1228
+    assert paper.data.water.md.frames > paper.data.water.n_structures
     assert paper.data.hea.n_structures == 2000
 
 

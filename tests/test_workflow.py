@@ -15,7 +15,11 @@ SYSTEMS = ["lps", "gaas", "hea", "water", "succinic", "bto"]
 def test_smoke_preset_builds_every_dataset(smoke_run):
     root, workdir = smoke_run
     table = pd.read_csv(workdir / "results" / "datasets.csv")
-    assert set(table["dataset"]) == {"mad", *SYSTEMS}
+    # and the held-out reference-MD test sets the smoke preset samples
+    assert set(table["dataset"]) == {"mad", *SYSTEMS, "gaas-md", "water-md"}
+    md_test = table[table["dataset"].str.endswith("-md")]
+    assert (md_test["n_test"] == 2).all() and (md_test[["n_train", "n_val"]] == 0).all().all()
+    table = table[~table["dataset"].str.endswith("-md")]
     assert set(table.loc[table["dataset"] == "mad", "subset"]) == {
         "bulk", "rattled", "randcomp", "surface", "cluster", "2d", "molcrys", "molfrag"}
     # every dataset validates and tests (a subset may give its only val structure to
@@ -53,6 +57,44 @@ def test_smoke_preset_trains_and_benchmarks_every_model(smoke_run):
     assert (workdir / "models" / "pet-mad.pt").exists()
     options = (workdir / "models" / "work" / "gaas" / "lora" / "train" / "options.yaml").read_text()
     assert "method: lora" in options  # written beside the model for rerunning by hand
+
+
+def test_smoke_preset_samples_reference_md_for_training_and_testing(smoke_run):
+    from ase.io import read
+
+    from petmad.reference import make_engine
+
+    root, workdir = smoke_run
+    for system in ("gaas", "water"):  # the smoke preset's MD systems
+        data = workdir / "data" / system
+        frames = read(data / "md_train.extxyz", ":")
+        assert len(frames) == 2 and {f.info["subset"] for f in frames} == {"md"}
+        # the training frames joined the split (none is filtered at these forces)
+        split = [f for part in ("train", "val", "test")
+                 for f in read(data / f"{part}.extxyz", ":") if f.info["subset"] == "md"]
+        assert len(split) == len(frames)
+        test_frames = read(data / "md_test.extxyz", ":")
+        assert len(test_frames) == 2
+        # held out: no test frame is among the training data
+        trained = {f.positions.tobytes() for f in split}
+        assert not any(f.positions.tobytes() in trained for f in test_frames)
+    # the labels are the reference engine's (recomputed here)
+    frame = read(workdir / "data" / "water" / "md_test.extxyz", 0)
+    again = make_engine({"engine": "sevennet"}).compute(frame)
+    assert frame.get_potential_energy() == pytest.approx(again.get_potential_energy(), abs=1e-4)
+    assert abs(frame.get_forces() - again.get_forces()).max() < 1e-4
+    assert frame.info["temperature_K"] == 298.0  # the study's, from data.water.md_test
+    # every model is scored on the held-out MD frames
+    accuracy = pd.read_csv(workdir / "results" / "accuracy.csv")
+    md_rows = accuracy[accuracy["dataset"].str.endswith("-md") & (accuracy["subset"] == "all")]
+    assert set(md_rows["dataset"]) == {"gaas-md", "water-md"}
+    for dataset in ("gaas-md", "water-md"):
+        assert set(md_rows.loc[md_rows["dataset"] == dataset, "model"]) == {
+            "pet-mad", "bespoke", "lora", "7net-l3i5"}
+    assert md_rows["forces_mae [meV/Å]"].notna().all()
+    cost = pd.read_csv(workdir / "results" / "campaign_cost.csv")
+    assert sorted(cost.loc[cost["rule"] == "sample_md", "job"]) == [
+        "gaas/test", "gaas/train", "water/test", "water/train"]
 
 
 def test_smoke_preset_runs_the_conductivity_study(smoke_run):
@@ -281,11 +323,12 @@ def test_a_target_builds_only_what_it_needs(tmp_path, root):
     every_model = tmp_path / "every_model.yaml"
     every_model.write_text("models: [pet-mad, bespoke, lora]\n")
     configfiles = ("config.yaml", "presets/smoke.yaml", str(every_model))
+    # the smoke preset samples reference MD for gaas and water: their training frames
     jobs = planned_jobs(root, tmp_path, "data/gaas/train.extxyz")
-    assert jobs == {"build_structures": 1, "label": 1, "split": 1, "total": 3}
+    assert jobs == {"build_structures": 1, "label": 1, "sample_md": 1, "split": 1, "total": 4}
     jobs = planned_jobs(root, tmp_path, "models/gaas/lora.pt")
-    assert jobs == {"build_structures": 2, "label": 2, "split": 2, "train_pet_mad": 1,
-                    "train_lora_model": 1, "total": 8}
+    assert jobs == {"build_structures": 2, "label": 2, "sample_md": 1, "split": 2,
+                    "train_pet_mad": 1, "train_lora_model": 1, "total": 9}
     jobs = planned_jobs(root, tmp_path, "results/lps_conductivity.pdf",
                         configfiles=configfiles)
     assert jobs == {"build_structures": 2, "label": 2, "split": 2, "train_pet_mad": 1,
@@ -293,9 +336,9 @@ def test_a_target_builds_only_what_it_needs(tmp_path, root):
                     "lps_conductivity": 1, "total": 19}
     jobs = planned_jobs(root, tmp_path, "results/gaas_melting.pdf",
                         configfiles=configfiles)
-    assert jobs == {"build_structures": 2, "label": 2, "split": 2, "train_pet_mad": 1,
-                    "train_bespoke_model": 1, "train_lora_model": 1, "gaas_interface": 3,
-                    "gaas_pinning": 6, "gaas_melting": 1, "total": 19}
+    assert jobs == {"build_structures": 2, "label": 2, "sample_md": 1, "split": 2,
+                    "train_pet_mad": 1, "train_bespoke_model": 1, "train_lora_model": 1,
+                    "gaas_interface": 3, "gaas_pinning": 6, "gaas_melting": 1, "total": 20}
     jobs = planned_jobs(root, tmp_path, "results/hea_segregation.pdf",
                         configfiles=configfiles)
     assert jobs == {"build_structures": 2, "label": 2, "split": 2, "train_pet_mad": 1,
@@ -303,9 +346,9 @@ def test_a_target_builds_only_what_it_needs(tmp_path, root):
                     "hea_segregation": 1, "total": 13}
     jobs = planned_jobs(root, tmp_path, "results/water_pimd.pdf",
                         configfiles=configfiles)
-    assert jobs == {"build_structures": 2, "label": 2, "split": 2, "train_pet_mad": 1,
-                    "train_bespoke_model": 1, "train_lora_model": 1, "water_equilibration": 3,
-                    "water_md": 6, "water_pimd": 1, "total": 19}
+    assert jobs == {"build_structures": 2, "label": 2, "sample_md": 1, "split": 2,
+                    "train_pet_mad": 1, "train_bespoke_model": 1, "train_lora_model": 1,
+                    "water_equilibration": 3, "water_md": 6, "water_pimd": 1, "total": 20}
     # The shipped reference shieldings: no GIAO job unless asked for.
     jobs = planned_jobs(root, tmp_path, "results/succinic_nmr.pdf",
                         configfiles=configfiles)

@@ -1,10 +1,11 @@
 """Training configurations for the six case studies, from geometric sampling.
 
-Until MD can run, every case-study dataset is built from its crystals (or random packings
-for liquids) by Einstein-model thermal rattles, σ = sqrt(kB T / κ) per Cartesian component
+Every case-study dataset starts from its crystals (or random packings for liquids),
+distorted by Einstein-model thermal rattles, σ = sqrt(kB T / κ) per Cartesian component
 (``sampling.temperatures_K``, ``sampling.force_constant_eV_A2``), and random symmetric cell
 strains up to ``sampling.max_strain``.  Temperatures are cycled over a condition's
-structures, so every temperature is covered evenly.
+structures, so every temperature is covered evenly.  Frames of reference-engine MD started
+from such rattles join them (:mod:`petmad.data.md_sampling`).
 
 :func:`build_system` returns exactly ``settings.n_structures`` structures, deterministic for
 ``(settings, seed)``, with

@@ -1,0 +1,157 @@
+"""Accuracy against CPU time of candidate training recipes for a system's bespoke PET.
+
+    python benchmarks/training_recipes.py --data-dir /tmp/petmad-default/data/water
+    python benchmarks/training_recipes.py --data-dir DIR --recipes default epochs-40 lr-3e-3
+
+Trains each recipe, one after the other in this process (so that they share the
+machine's state: compare the rows of one run, not rows of different runs), on
+``DIR/{train,val,test}.extxyz`` with the preset's settings changed as the recipe says,
+and prints validation energy and force MAE, the same on the held-out reference-MD frames
+``DIR/md_test.extxyz`` when there are any, CPU minutes and wall minutes.  It also says
+whether the validation energy MAE grew while training (last epoch above the first).
+Results: ``--workdir``/recipes.csv; each recipe's model stays in ``--workdir``/<recipe>
+(a rerun reuses finished ones).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import resource
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+WIDE = {"d_pet": 128, "d_head": 128, "d_node": 256, "d_feedforward": 256}
+# name -> (training-section updates, share of the training set, train on the MD frames)
+RECIPES: dict[str, tuple[dict, float, bool]] = {
+    "default": ({}, 1.0, True),
+    "rattles-only": ({}, 1.0, False),
+    "epochs-40": ({"bespoke": {"num_epochs": 40}}, 1.0, True),
+    "epochs-80": ({"bespoke": {"num_epochs": 80}}, 1.0, True),
+    "lr-3e-3": ({"bespoke": {"learning_rate": 3e-3}}, 1.0, True),
+    "lr-3e-4": ({"bespoke": {"learning_rate": 3e-4}}, 1.0, True),
+    "batch-4": ({"bespoke": {"batch_size": 4}}, 1.0, True),
+    "energy-weight-1": ({"bespoke": {"energy_weight": 1.0}}, 1.0, True),
+    "wide": ({"pet": WIDE}, 1.0, True),
+    "cutoff-5.5": ({"pet": {"cutoff": 5.5}}, 1.0, True),
+    "half-data-epochs-40": ({"bespoke": {"num_epochs": 40}}, 0.5, True),
+}
+EPOCH_LINE = re.compile(r"Epoch:\s+(\d+)")
+VALIDATION_ENERGY = re.compile(r"validation energy MAE \(per atom\):\s*([0-9.eE+-]+)\s*(meV|eV)")
+
+
+class EpochLog(logging.Handler):
+    """Validation energy MAE (meV/atom) per epoch, from metatrain's log lines."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.energy: list[float] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if EPOCH_LINE.search(text) and (match := VALIDATION_ENERGY.search(text)):
+            self.energy.append(float(match.group(1)) * (1.0 if match.group(2) == "meV" else 1e3))
+
+
+def settings_for(base, updates: dict):
+    sections = {name: getattr(base, name).model_copy(update=values)
+                for name, values in updates.items()}
+    return base.model_copy(update=sections)
+
+
+def without_md(path: Path, target: Path) -> Path:
+    from petmad.io import read_extxyz, write_extxyz
+
+    if not target.exists():
+        write_extxyz(target, [f for f in read_extxyz(path) if f.info.get("subset") != "md"])
+    return target
+
+
+def mean_errors(model: Path, data: Path) -> tuple[float, float]:
+    """(energy MAE meV/atom, force MAE meV/Å) of ``model`` on ``data``."""
+    from analysis.accuracy import errors
+    from analysis.metrics import mae
+    from petmad.io import read_extxyz
+    from petmad.models.evaluate import load_calculator, predict
+
+    predictions = predict(load_calculator(model), read_extxyz(data))
+    per_quantity = errors(predictions)
+    return mae(per_quantity["energy"]), mae(per_quantity["forces"])
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_recipe(name: str, data_dir: Path, workdir: Path, config, threads: int) -> dict:
+    from petmad.models.training import TrainRequest, train
+
+    updates, fraction, with_md = RECIPES[name]
+    splits = {part: data_dir / f"{part}.extxyz" for part in ("train", "val", "test")}
+    if not with_md:
+        splits = {part: without_md(path, workdir / f"no-md-{part}.extxyz")
+                  for part, path in splits.items()}
+    handler = EpochLog()
+    logging.getLogger().addHandler(handler)
+    began_cpu, began_wall = cpu_seconds(), time.perf_counter()
+    try:
+        result = train(TrainRequest(kind="bespoke", splits=splits,
+                                    training=settings_for(config.training, updates),
+                                    workdir=workdir / name, seed=config.seed,
+                                    fraction=fraction, llpr=False, threads=threads))
+    finally:
+        logging.getLogger().removeHandler(handler)
+    row = {"recipe": name, "cpu_min": (cpu_seconds() - began_cpu) / 60,
+           "wall_min": (time.perf_counter() - began_wall) / 60}
+    row["val_energy_mae [meV/atom]"], row["val_forces_mae [meV/Å]"] = mean_errors(
+        result.exported, data_dir / "val.extxyz")
+    md_test = data_dir / "md_test.extxyz"
+    if md_test.exists():
+        row["md_energy_mae [meV/atom]"], row["md_forces_mae [meV/Å]"] = mean_errors(
+            result.exported, md_test)
+    if handler.energy:  # empty when the model was already trained by an earlier run
+        row["val_energy_first_epoch"] = handler.energy[0]
+        row["energy_mae_grew"] = handler.energy[-1] > handler.energy[0]
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", type=Path, required=True,
+                        help="a system's data folder (train/val/test, optionally md_test)")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/petmad-recipes"))
+    parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES))
+    parser.add_argument("--config", nargs="+", default=[str(ROOT / "config.yaml")],
+                        help="config files whose training settings the recipes change")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+
+    import torch
+
+    from petmad.config import load_config_files
+
+    torch.set_num_threads(args.threads)
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, filename=args.workdir / "training.log",
+                        format="%(asctime)s %(message)s")
+    config = load_config_files(args.config)
+    rows = []
+    for name in args.recipes:
+        print(f"training recipe {name} ...", flush=True)
+        rows.append(run_recipe(name, args.data_dir, args.workdir, config, args.threads))
+        table = pd.DataFrame(rows)
+        table.to_csv(args.workdir / "recipes.csv", index=False)
+    pd.set_option("display.width", 200)
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+"""Case-study configurations from Langevin MD with the reference engine.
+
+The paper's case-study sets are frames of molecular dynamics at the study conditions;
+Einstein rattles (:mod:`petmad.data.systems`) stretch bonds far beyond what a 300 K run
+visits.  Here each trajectory starts from a rattled structure of one of the system's
+conditions, is thermalised by a Langevin thermostat at one of the dataset's temperatures,
+and keeps a labeled frame every ``stride_steps``.  The MD's own energies, forces and
+stress are the labels.
+
+Masses do not enter the classical configurational distribution, so hydrogen is made
+heavier (``hydrogen_mass_amu``) to allow a 1 fs step; the kinetic temperature of each
+kept frame is recorded (``md_kinetic_temperature_K``) as a check of the thermostat.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms, units
+from ase.constraints import FixCom
+from ase.calculators.calculator import Calculator
+from ase.md.langevin import Langevin
+from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+
+from petmad.config import MdSampling, SystemDataSettings
+from petmad.data.systems import build_system
+from petmad.reference.engines import LabelFileError, attach_labels, nan_stress
+from petmad.reference.labeling import LabelingError
+
+# The training trajectories and the held-out test trajectories start from rattles drawn
+# with different seeds, so no test trajectory shares a start with a training one.
+PART_SEED_OFFSETS = {"train": 1, "test": 2}
+
+
+@dataclass(frozen=True)
+class Start:
+    atoms: Atoms
+    temperature_K: float
+    condition: str
+
+
+def md_starts(system: str, settings: SystemDataSettings, md: MdSampling, seed: int,
+              part: str) -> list[Start]:
+    """One start per trajectory: rattles spread over the conditions like the dataset, each
+    given the next of the dataset's temperatures in turn."""
+    if md.trajectories == 0:
+        return []
+    sized = settings.model_copy(update={"n_structures": md.trajectories})
+    structures = build_system(system, sized, seed + PART_SEED_OFFSETS[part])
+    temperatures = md.temperatures_K or settings.sampling.temperatures_K
+    return [Start(atoms, float(temperatures[k % len(temperatures)]), atoms.info["subset"])
+            for k, atoms in enumerate(structures)]
+
+
+def sample_trajectory(start: Start, calculator: Calculator, md: MdSampling,
+                      rng: np.random.Generator,
+                      progress: Callable[[int], None] | None = None) -> Iterator[Atoms]:
+    """Yield ``md.frames_per_trajectory`` labeled frames of one Langevin trajectory (after
+    at most ``md.relax_steps`` FIRE steps); ``progress(steps)`` is told of every chunk of
+    steps run."""
+    atoms = Atoms(start.atoms.numbers, start.atoms.positions, cell=start.atoms.cell,
+                  pbc=start.atoms.pbc)
+    masses = atoms.get_masses()
+    masses[atoms.numbers == 1] = md.hydrogen_mass_amu
+    atoms.set_masses(masses)
+    atoms.calc = calculator
+    if md.relax_steps:
+        from ase.optimize import FIRE
+
+        FIRE(atoms, logfile=None).run(fmax=0.05, steps=md.relax_steps)
+        if progress is not None:
+            progress(md.relax_steps)
+    MaxwellBoltzmannDistribution(atoms, temperature_K=start.temperature_K, rng=rng)
+    Stationary(atoms)
+    # The centre of mass is held by a constraint: Langevin's own fixcm does not sample the
+    # canonical distribution of the other coordinates (tests/test_md_sampling.py).
+    atoms.set_constraint(FixCom())
+    dynamics = Langevin(atoms, md.timestep_fs * units.fs, temperature_K=start.temperature_K,
+                        friction=1.0 / (md.thermostat_tau_fs * units.fs), fixcm=False, rng=rng)
+
+    def run(steps: int) -> None:
+        if steps:
+            dynamics.run(steps)
+            if progress is not None:
+                progress(steps)
+
+    run(md.equilibration_steps)
+    for index in range(md.frames_per_trajectory):
+        run(md.stride_steps)
+        energy = atoms.get_potential_energy()
+        forces = atoms.get_forces(apply_constraint=False)  # the labels: not the net-zero ones
+        if not np.isfinite(energy) or not np.all(np.isfinite(forces)):
+            raise LabelingError(
+                f"MD at {start.temperature_K:g} K from a '{start.condition}' structure: the "
+                f"reference engine returned non-finite energy or forces at step "
+                f"{md.equilibration_steps + (index + 1) * md.stride_steps}")
+        stress = atoms.get_stress(voigt=True) if atoms.pbc.all() else nan_stress()
+        frame = attach_labels(
+            Atoms(atoms.numbers, atoms.positions, cell=atoms.cell, pbc=atoms.pbc),
+            energy, forces, stress)
+        frame.info.update({
+            "subset": "md",
+            "source": f"reference MD at {start.temperature_K:g} K from a '{start.condition}' "
+                      "structure",
+            "temperature_K": start.temperature_K,
+            "md_condition": start.condition,
+            "md_step": md.equilibration_steps + (index + 1) * md.stride_steps,
+            "md_kinetic_temperature_K": float(atoms.get_temperature()),
+        })
+        yield frame
+
+
+# --------------------------------------------------------------------------- the job
+
+
+def sample_dataset(system: str, settings: SystemDataSettings, part: str, seed: int,
+                   engine, output: str | Path, progress: bool = True) -> dict:
+    """Write the labeled frames of ``settings.md`` (part 'train') or ``settings.md_test``
+    (part 'test') to ``output``, with a summary beside it (``<output>.json``).
+
+    Each finished trajectory is kept in ``<output>.work/`` under a digest of everything
+    that shapes it, so a killed job resumes at the trajectory it was running."""
+    from tqdm import tqdm
+
+    from petmad.io import digest, read_extxyz, resumable_directory, write_extxyz, write_json
+
+    md = settings.md if part == "train" else settings.md_test
+    output = Path(output)
+    starts = md_starts(system, settings, md, seed, part)
+    if engine.reads_labels:
+        raise LabelFileError(f"reference MD needs an engine that computes; '{engine.name}' "
+                             "only reads labels")
+    engine.check_available()
+    # The rattles' count and the other part's MD do not shape these trajectories.
+    other = "md_test" if part == "train" else "md"
+    shaping = settings.model_dump(mode="json", exclude={"n_structures", other})
+    signature = digest(system, shaping, part, seed, engine.tag())
+    work = resumable_directory(output.parent / f".{output.name}.work", signature)
+    bar = tqdm(total=md.steps, desc=f"{system} reference MD ({part})", unit="step",
+               disable=not progress)
+    frames: list[Atoms] = []
+    trajectories = []
+    for index, start in enumerate(starts):
+        done = work / f"trajectory_{index:03d}.extxyz"
+        began = time.perf_counter()
+        resumed = done.exists()
+        if resumed:
+            trajectory = read_extxyz(done)
+            bar.update(md.steps // md.trajectories)
+        else:
+            engine.prepare(set(start.atoms.get_chemical_symbols()))
+            rng = np.random.default_rng([seed, PART_SEED_OFFSETS[part], index])
+            trajectory = list(sample_trajectory(start, engine.calculator_for(start.atoms), md,
+                                                rng, progress=bar.update))
+            write_extxyz(done, trajectory)
+        kinetic = [frame.info["md_kinetic_temperature_K"] for frame in trajectory]
+        trajectories.append({
+            "condition": start.condition, "temperature_K": start.temperature_K,
+            "atoms": len(start.atoms), "frames": len(trajectory),
+            "mean_kinetic_temperature_K": float(np.mean(kinetic)),
+            # wall time of this job's trajectories only (None: finished by an earlier job)
+            "seconds": None if resumed else round(time.perf_counter() - began, 1),
+        })
+        frames.extend(trajectory)
+    bar.close()
+    summary = {"system": system, "part": part, "engine": engine.describe(),
+               "settings": md.model_dump(mode="json"), "n_frames": len(frames),
+               "md_steps": md.steps,
+               "atom_steps": int(sum(t["atoms"] for t in trajectories)
+                                 * (md.steps // max(md.trajectories, 1))),
+               "trajectories": trajectories}
+    write_extxyz(output, frames)
+    write_json(f"{output}.json", summary)
+    return summary

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 from ase import Atoms, units
-from ase.constraints import FixCom
 from ase.calculators.calculator import Calculator
+from ase.constraints import FixCom
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 
@@ -126,7 +126,13 @@ def sample_dataset(system: str, settings: SystemDataSettings, part: str, seed: i
     that shapes it, so a killed job resumes at the trajectory it was running."""
     from tqdm import tqdm
 
-    from petmad.io import digest, read_extxyz, resumable_directory, write_extxyz, write_json
+    from petmad.io import (
+        digest,
+        read_extxyz,
+        resumable_directory,
+        write_extxyz,
+        write_json,
+    )
 
     md = settings.md if part == "train" else settings.md_test
     output = Path(output)

@@ -119,3 +119,31 @@ def test_the_file_engine_cannot_run_md(tmp_path):
         sample_dataset("water", water_settings(), "test", 5, engine,
                        tmp_path / "md_test.extxyz", progress=False)
     assert not (tmp_path / "md_test.extxyz").exists()
+
+
+def test_a_slab_runs_in_the_engines_periodic_box_and_stays_a_slab(tmp_path, monkeypatch):
+    from ase.build import fcc111
+
+    from petmad.reference.engines import EmtEngine, GpawEngine
+
+    # A plane-wave engine computes a slab padded into a periodic box (GPAW's own rule);
+    # EMT stands in for it here, with the same padding.
+    class PaddedEmt(EmtEngine):
+        periodic_box = GpawEngine.periodic_box
+
+    engine = PaddedEmt(settings={"vacuum_A": 6.0})
+    slab = fcc111("Cu", (2, 2, 3), vacuum=4.0)
+    slab.pbc = (True, True, False)
+    box = engine.periodic_box(slab)
+    assert box.pbc.all() and box.cell[2, 2] == pytest.approx(
+        np.ptp(slab.positions[:, 2]) + 12.0)
+    monkeypatch.setattr(md_sampling, "md_starts",
+                        lambda *args: [Start(slab, 300.0, "slab_111")])
+    sample_dataset("water", water_settings(), "test", 5, engine, tmp_path / "md.extxyz",
+                   progress=False)
+    frames = read_extxyz(tmp_path / "md.extxyz")
+    assert len(frames) == 2
+    for frame in frames:
+        assert frame.pbc.tolist() == [True, True, False]
+        assert np.isnan(frame.get_stress(voigt=True)).all()  # no stress for a slab
+        assert frame.cell[2, 2] == pytest.approx(box.cell[2, 2])  # integrated in the box

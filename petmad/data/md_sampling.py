@@ -58,12 +58,15 @@ def md_starts(system: str, settings: SystemDataSettings, md: MdSampling, seed: i
 
 def sample_trajectory(start: Start, calculator: Calculator, md: MdSampling,
                       rng: np.random.Generator,
-                      progress: Callable[[int], None] | None = None) -> Iterator[Atoms]:
+                      progress: Callable[[int], None] | None = None,
+                      box: Atoms | None = None) -> Iterator[Atoms]:
     """Yield ``md.frames_per_trajectory`` labeled frames of one Langevin trajectory (after
     at most ``md.relax_steps`` FIRE steps); ``progress(steps)`` is told of every chunk of
-    steps run."""
-    atoms = Atoms(start.atoms.numbers, start.atoms.positions, cell=start.atoms.cell,
-                  pbc=start.atoms.pbc)
+    steps run.  ``box``: the start as the engine computes it (a slab padded into a periodic
+    box for plane waves); the frames keep the start's periodicity, and stress only when
+    it is periodic in every direction."""
+    box = start.atoms if box is None else box
+    atoms = Atoms(box.numbers, box.positions, cell=box.cell, pbc=box.pbc)
     masses = atoms.get_masses()
     masses[atoms.numbers == 1] = md.hydrogen_mass_amu
     atoms.set_masses(masses)
@@ -98,9 +101,10 @@ def sample_trajectory(start: Start, calculator: Calculator, md: MdSampling,
                 f"MD at {start.temperature_K:g} K from a '{start.condition}' structure: the "
                 f"reference engine returned non-finite energy or forces at step "
                 f"{md.equilibration_steps + (index + 1) * md.stride_steps}")
-        stress = atoms.get_stress(voigt=True) if atoms.pbc.all() else nan_stress()
+        periodic = start.atoms.pbc.all()
+        stress = atoms.get_stress(voigt=True) if periodic else nan_stress()
         frame = attach_labels(
-            Atoms(atoms.numbers, atoms.positions, cell=atoms.cell, pbc=atoms.pbc),
+            Atoms(atoms.numbers, atoms.positions, cell=atoms.cell, pbc=start.atoms.pbc),
             energy, forces, stress)
         frame.info.update({
             "subset": "md",
@@ -160,8 +164,9 @@ def sample_dataset(system: str, settings: SystemDataSettings, part: str, seed: i
         else:
             engine.prepare(set(start.atoms.get_chemical_symbols()))
             rng = np.random.default_rng([seed, PART_SEED_OFFSETS[part], index])
-            trajectory = list(sample_trajectory(start, engine.calculator_for(start.atoms), md,
-                                                rng, progress=bar.update))
+            box = engine.periodic_box(start.atoms)
+            trajectory = list(sample_trajectory(start, engine.calculator_for(box), md, rng,
+                                                progress=bar.update, box=box))
             write_extxyz(done, trajectory)
         kinetic = [frame.info["md_kinetic_temperature_K"] for frame in trajectory]
         trajectories.append({

@@ -84,6 +84,11 @@ class ReferenceEngine:
             self._calculator = self.make_calculator(atoms)
         return self._calculator
 
+    def periodic_box(self, atoms: Atoms) -> Atoms:
+        """The structure as this engine computes it: itself, unless the engine needs a
+        periodic box (plane waves)."""
+        return atoms
+
     def compute(self, atoms: Atoms) -> Atoms:
         """Energy, forces and (periodic structures) stress of one structure."""
         work = atoms.copy()
@@ -196,14 +201,17 @@ class GpawEngine(ReferenceEngine):
             txt=None,
         )
 
-    def compute(self, atoms: Atoms) -> Atoms:
+    def periodic_box(self, atoms: Atoms) -> Atoms:
+        # Plane waves need a periodic box: pad the non-periodic directions with vacuum.
         work = atoms.copy()
         if not work.pbc.all():
-            # Plane waves need a periodic box: pad the non-periodic directions with vacuum.
             for axis in np.flatnonzero(~work.pbc):
                 work.center(vacuum=self.settings["vacuum_A"], axis=int(axis))
             work.pbc = True
-        labeled = super().compute(work)
+        return work
+
+    def compute(self, atoms: Atoms) -> Atoms:
+        labeled = super().compute(self.periodic_box(atoms))
         result = atoms.copy()
         stress = labeled.get_stress(voigt=True) if atoms.pbc.all() else nan_stress()
         return attach_labels(result, labeled.get_potential_energy(), labeled.get_forces(), stress)

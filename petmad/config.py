@@ -308,10 +308,11 @@ class ThermalSampling(Strict):
 class MdSampling(Strict):
     """Configurations from Langevin MD with the reference engine at the dataset's
     temperatures (``sampling.temperatures_K``, unless ``temperatures_K`` is given), the way
-    the paper's case-study sets were made.  Trajectory k starts from a rattled structure of the system's k-th condition
-    (conditions in their dataset proportions) and runs at temperature k (cycled); after
-    ``equilibration_steps`` a labeled frame is kept every ``stride_steps``.  The energies,
-    forces and stress the MD computed are the labels: no second reference call."""
+    the paper's case-study sets were made.  Trajectory k starts from a rattled structure of
+    one of the system's conditions (in their dataset proportions) and runs at the k-th
+    temperature (cycled); after ``relax_steps`` and ``equilibration_steps`` a labeled frame
+    is kept every ``stride_steps``.  The energies, forces and stress the MD computed are
+    the labels: no second reference call."""
 
     trajectories: int = Field(0, ge=0, description="independent trajectories; 0 = none")
     temperatures_K: list[PositiveFloat] | None = Field(

@@ -75,10 +75,10 @@ def rule_stages(preset: Path) -> dict[str, str]:
 
     config = load_config_files([str(ROOT / "config.yaml"), str(preset)])
     table = campaign.campaign_cost(config)
-    # The cost table counts labeling in label_shard when labeling is sharded; the jobs
-    # around it (build, gather, split) belong to the same stage.
+    # The cost table counts labeling in label_shard (and MD in sample_md_trajectory) when
+    # labeling is sharded; the jobs around it (build, gather, split) belong to the same stage.
     return {"build_structures": "labeling", "label": "labeling", "split": "labeling",
-            **dict(zip(table["rule"], table["stage"], strict=False))}
+            "sample_md": "labeling", **dict(zip(table["rule"], table["stage"], strict=False))}
 
 
 def requests(preset: Path, cores: int) -> pd.DataFrame:

@@ -238,18 +238,21 @@ def labeling_rows(config: Config) -> Iterator[dict]:
         yield _row("labeling", dataset, "label", dataset, f"{engine} labels", "reference",
                    structures=structures, atoms=atoms, steps=steps, step_unit=SINGLE,
                    note=f"before the force filter; {note}")
+    sharded = config.labeling.shard_size is not None
     for system, part in md_sets(config):
         settings = getattr(config.data, system)
         md = settings.md if part == "train" else settings.md_test
-        yield _row("labeling", system, "sample_md", f"{system}/{part}",
+        # labeling.shard_size (a cluster): one job per trajectory, which sample_md gathers
+        yield _row("labeling", system, "sample_md_trajectory" if sharded else "sample_md",
+                   f"{system}/{part}",
                    f"{engine} MD ({'training frames' if part == 'train' else 'test set'})",
-                   "reference", structures=md.trajectories,
-                   atoms=dataset_sizes(config, system)[2],
-                   steps=md.steps / md.trajectories,
+                   "reference", n_jobs=md.trajectories if sharded else 1,
+                   structures=1 if sharded else md.trajectories,
+                   atoms=dataset_sizes(config, system)[2], steps=md.steps_per_trajectory,
                    note=f"{md.frames} frames at "
                    f"{_temperatures(md.temperatures_K or settings.sampling.temperatures_K)}"
-                   f" (steps: relaxation and MD per trajectory, structures: trajectories); "
-                   "atoms: the dataset's mean")
+                   f" (steps: relaxation and MD per trajectory, structures: trajectories "
+                   "per job); atoms: the dataset's mean")
 
 
 def training_rows(config: Config) -> Iterator[dict]:

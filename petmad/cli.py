@@ -87,9 +87,20 @@ def cmd_sample_md(args: argparse.Namespace) -> None:
 
     settings = dataset_settings_class(args.system).model_validate(args.settings)
     engine = make_engine(ReferenceSettings.model_validate(args.reference))
-    summary = sample_dataset(args.system, settings, args.part, args.seed, engine, args.output)
+    summary = sample_dataset(args.system, settings, args.part, args.seed, engine, args.output,
+                             trajectory=args.trajectory)
+    _print_md_summary(summary, args.output)
+
+
+def cmd_gather_md(args: argparse.Namespace) -> None:
+    from petmad.data.md_sampling import gather_samples
+
+    _print_md_summary(gather_samples(args.input, args.output), args.output)
+
+
+def _print_md_summary(summary: dict, output: str) -> None:
     print(f"{summary['n_frames']} frames from {len(summary['trajectories'])} trajectories "
-          f"({summary['md_steps']} MD steps, {summary['atom_steps']} atom-steps) -> {args.output}")
+          f"({summary['md_steps']} MD steps, {summary['atom_steps']} atom-steps) -> {output}")
     for trajectory in summary["trajectories"]:
         print(f"  {trajectory['condition']} at {trajectory['temperature_K']:g} K: mean kinetic "
               f"temperature {trajectory['mean_kinetic_temperature_K']:.0f} K over "
@@ -626,8 +637,18 @@ def build_parser() -> argparse.ArgumentParser:
                            help="config 'reference' (JSON)")
     sample_md.add_argument("--seed", type=int, required=True)
     sample_md.add_argument("--threads", type=int, default=1)
+    sample_md.add_argument("--trajectory", type=int, default=None, metavar="K",
+                           help="sample trajectory K only (0-based), for one job per "
+                           "trajectory; then join the files with gather-md")
     sample_md.add_argument("--output", required=True)
     sample_md.set_defaults(func=cmd_sample_md)
+
+    gather_md = commands.add_parser(
+        "gather-md", help="join one-trajectory files of sample-md --trajectory, in order")
+    gather_md.add_argument("--input", nargs="+", required=True)
+    gather_md.add_argument("--threads", type=int, default=1)
+    gather_md.add_argument("--output", required=True)
+    gather_md.set_defaults(func=cmd_gather_md)
 
     label = commands.add_parser("label", help="label structures with the reference engine")
     label.add_argument("--input", nargs="+", required=True,

@@ -340,10 +340,15 @@ class MdSampling(Strict):
         return self.trajectories * self.frames_per_trajectory
 
     @property
+    def steps_per_trajectory(self) -> int:
+        """Relaxation and MD steps of one trajectory (one reference evaluation each)."""
+        return (self.relax_steps + self.equilibration_steps
+                + self.frames_per_trajectory * self.stride_steps)
+
+    @property
     def steps(self) -> int:
-        """Relaxation and MD steps of all trajectories (one reference evaluation each)."""
-        return self.trajectories * (self.relax_steps + self.equilibration_steps
-                                    + self.frames_per_trajectory * self.stride_steps)
+        """Steps of all trajectories."""
+        return self.trajectories * self.steps_per_trajectory
 
 
 class SystemDataSettings(Strict):

@@ -162,6 +162,26 @@ def md_settings(wildcards):
                       sort_keys=True, separators=(",", ":"))
 
 
+def md_trajectory_files(wildcards):
+    """One file per trajectory when sampling runs as one job per trajectory (with
+    labeling.shard_size, the shape a cluster runs), else none."""
+    if not SHARDED_LABELING:
+        return []
+    settings = dataset_settings(CFG.data, wildcards.system)
+    md = settings.md if wildcards.part == "train" else settings.md_test
+    return [f"data/{wildcards.system}/md_{wildcards.part}/{index}.extxyz"
+            for index in range(md.trajectories)]
+
+
+def md_sampling_command(wildcards, input):
+    """Gather the trajectories' files, or sample every trajectory in this job."""
+    if input:
+        return "gather-md --input " + " ".join(shlex.quote(str(path)) for path in input)
+    return (f"sample-md --system {wildcards.system} --part {wildcards.part} "
+            f"--settings {shlex.quote(md_settings(wildcards))} "
+            f"--reference {shlex.quote(json_text(CFG.reference))} --seed {CFG.seed}")
+
+
 def md_training_frames(wildcards):
     """The MD frames the split adds to a system's labeled rattles, [] when it has none."""
     if (wildcards.dataset, "train") in MD_SETS:

@@ -84,22 +84,24 @@ rule label_shard:
         "--labeling {params.labeling:q} --threads {threads} > {log} 2>&1"
 
 
-rule sample_md:
+rule sample_md_trajectory:
     message:
-        "Reference-engine MD of {wildcards.system} ({wildcards.part} frames)"
+        "Reference-engine MD of {wildcards.system} ({wildcards.part} frames), trajectory "
+        "{wildcards.index}"
     output:
-        frames="data/{system}/md_{part}.extxyz",
-        summary="data/{system}/md_{part}.extxyz.json",
+        frames="data/{system}/md_{part}/{index}.extxyz",
+        summary="data/{system}/md_{part}/{index}.extxyz.json",
     wildcard_constraints:
         part="train|test",
+        index=r"[0-9]+",
     params:
         settings=md_settings,
         reference=as_json(CFG.reference),
         seed=CFG.seed,
     log:
-        "logs/sample_md/{system}_{part}.log",
+        "logs/sample_md/{system}_{part}/{index}.log",
     benchmark:
-        "logs/sample_md/{system}_{part}.benchmark.tsv"
+        "logs/sample_md/{system}_{part}/{index}.benchmark.tsv"
     conda:
         CONDA_ENV
     threads: CFG.labeling.max_threads
@@ -108,8 +110,37 @@ rule sample_md:
         runtime=CFG.labeling.runtime_min,
     shell:
         "python -m petmad sample-md --system {wildcards.system} --part {wildcards.part} "
-        "--settings {params.settings:q} --reference {params.reference:q} "
-        "--seed {params.seed} --threads {threads} --output {output.frames} > {log} 2>&1"
+        "--trajectory {wildcards.index} --settings {params.settings:q} "
+        "--reference {params.reference:q} --seed {params.seed} --threads {threads} "
+        "--output {output.frames} > {log} 2>&1"
+
+
+rule sample_md:
+    message:
+        "Reference-engine MD of {wildcards.system} ({wildcards.part} frames)"
+    input:
+        # labeling.shard_size (a cluster): one job per trajectory, gathered here
+        md_trajectory_files,
+    output:
+        frames="data/{system}/md_{part}.extxyz",
+        summary="data/{system}/md_{part}.extxyz.json",
+    wildcard_constraints:
+        part="train|test",
+    params:
+        command=md_sampling_command,
+    log:
+        "logs/sample_md/{system}_{part}.log",
+    benchmark:
+        "logs/sample_md/{system}_{part}.benchmark.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1 if SHARDED_LABELING else CFG.labeling.max_threads
+    resources:
+        mem_mb=lambda wildcards, threads: 1500 + 500 * threads,
+        runtime=CFG.labeling.runtime_min,
+    shell:
+        "python -m petmad {params.command} --threads {threads} --output {output.frames} "
+        "> {log} 2>&1"
 
 
 rule split:

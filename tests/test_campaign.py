@@ -17,7 +17,7 @@ WORK_RULES = {
     "train_learning_curve_model", "train_mad_learning_curve_model", "lps_md", "gaas_interface", "gaas_pinning", "hea_remd",
     "water_equilibration", "water_md", "succinic_reference", "succinic_relax", "succinic_md",
     "bto_md", "dimer_curves", "relaxation_runs", "phonon_bands", "speed_benchmark",
-    "nc_mts_md", "sample_md",
+    "nc_mts_md", "sample_md", "sample_md_trajectory",
 }
 
 
@@ -59,6 +59,9 @@ def test_rows_stand_for_every_job_snakemake_plans(tmp_path, root, case):
     if "label_shard" in planned:  # sharded labeling: rule label only gathers the shards
         assert planned["label"] == 7
         planned.pop("label")
+        # and reference MD runs one job per trajectory, which rule sample_md gathers
+        assert planned["sample_md"] == 12
+        planned.pop("sample_md")
     assert planned_jobs(table) == {r: n for r, n in planned.items() if r in WORK_RULES}
     assert planned["campaign_cost"] == 1
 

@@ -18,6 +18,7 @@ from petmad.data.md_sampling import Start, md_starts, sample_dataset, sample_tra
 from petmad.io import read_extxyz
 from petmad.reference import make_engine
 from petmad.reference.engines import LabelFileError
+from petmad.reference.labeling import LabelingError
 from petmad.simulate.potentials import HarmonicCalculator
 
 
@@ -147,3 +148,26 @@ def test_a_slab_runs_in_the_engines_periodic_box_and_stays_a_slab(tmp_path, monk
         assert frame.pbc.tolist() == [True, True, False]
         assert np.isnan(frame.get_stress(voigt=True)).all()  # no stress for a slab
         assert frame.cell[2, 2] == pytest.approx(box.cell[2, 2])  # integrated in the box
+
+
+def test_one_job_per_trajectory_gathers_into_the_one_job_file(tmp_path):
+    from petmad.data.md_sampling import gather_samples
+    from petmad.io import read_json
+
+    engine = make_engine({"engine": "emt"})
+    settings = water_settings()
+    whole = sample_dataset("water", settings, "test", 5, engine, tmp_path / "whole.extxyz",
+                           progress=False)
+    shards = [tmp_path / f"{index}.extxyz" for index in range(2)]
+    for index, shard in enumerate(shards):
+        sample_dataset("water", settings, "test", 5, engine, shard, progress=False,
+                       trajectory=index)
+    gathered = gather_samples(shards, tmp_path / "gathered.extxyz")
+    assert (tmp_path / "gathered.extxyz").read_bytes() == (tmp_path / "whole.extxyz").read_bytes()
+    for key in ("n_frames", "md_steps", "atom_steps", "settings", "engine"):
+        assert gathered[key] == whole[key], key
+    assert [t["index"] for t in read_json(tmp_path / "gathered.extxyz.json")["trajectories"]] \
+        == [0, 1]
+    with pytest.raises(LabelingError, match="trajectory 2 of water"):
+        sample_dataset("water", settings, "test", 5, engine, tmp_path / "x.extxyz",
+                       progress=False, trajectory=2)

@@ -28,3 +28,25 @@ def test_sharded_labeling_gives_the_one_job_file_byte_for_byte(smoke_run, tmp_pa
     assert len(list((tmp_path / "logs" / "label" / "mad").glob("*.log"))) == len(shards)
     rerun = snakemake(root, tmp_path, "data/mad/labeled.extxyz", "-n", configfiles=configfiles)
     assert "Nothing to be done" in rerun.stdout + rerun.stderr
+
+
+def test_md_sampled_one_job_per_trajectory_gives_the_one_job_file(smoke_run, tmp_path):
+    root, smoke = smoke_run
+    override = tmp_path / "shards.yaml"
+    # two trajectories of the smoke preset's water MD: one job each, then the gather
+    override.write_text("labeling: {shard_size: 10}\ndata: {water: {md_test: {trajectories: 2}}}\n")
+    configfiles = ("config.yaml", "presets/smoke.yaml", str(override))
+    result = snakemake(root, tmp_path, "data/water/md_test.extxyz", configfiles=configfiles)
+    assert result.returncode == 0, result.stderr[-3000:]
+    shards = sorted((tmp_path / "data" / "water" / "md_test").glob("*.extxyz"))
+    assert [p.name for p in shards] == ["0.extxyz", "1.extxyz"]
+    whole = tmp_path / "whole"
+    one_job = ("config.yaml", "presets/smoke.yaml", str(override.with_name("one_job.yaml")))
+    override.with_name("one_job.yaml").write_text("data: {water: {md_test: {trajectories: 2}}}\n")
+    result = snakemake(root, whole, "data/water/md_test.extxyz", configfiles=one_job)
+    assert result.returncode == 0, result.stderr[-3000:]
+    gathered = tmp_path / "data" / "water" / "md_test.extxyz"
+    assert gathered.read_bytes() == (whole / "data" / "water" / "md_test.extxyz").read_bytes()
+    # the first trajectory is the smoke run's own (same start, same seed)
+    smoke_frames = (smoke / "data" / "water" / "md_test.extxyz").read_bytes()
+    assert shards[0].read_bytes() == smoke_frames

@@ -122,9 +122,12 @@ def sample_trajectory(start: Start, calculator: Calculator, md: MdSampling,
 
 
 def sample_dataset(system: str, settings: SystemDataSettings, part: str, seed: int,
-                   engine, output: str | Path, progress: bool = True) -> dict:
+                   engine, output: str | Path, progress: bool = True,
+                   trajectory: int | None = None) -> dict:
     """Write the labeled frames of ``settings.md`` (part 'train') or ``settings.md_test``
     (part 'test') to ``output``, with a summary beside it (``<output>.json``).
+    ``trajectory``: that one only (numbered as in the whole set; one job per trajectory
+    on a cluster, whose files :func:`gather_samples` joins).
 
     Each finished trajectory is kept in ``<output>.work/`` under a digest of everything
     that shapes it, so a killed job resumes at the trajectory it was running."""
@@ -140,7 +143,12 @@ def sample_dataset(system: str, settings: SystemDataSettings, part: str, seed: i
 
     md = settings.md if part == "train" else settings.md_test
     output = Path(output)
-    starts = md_starts(system, settings, md, seed, part)
+    starts = list(enumerate(md_starts(system, settings, md, seed, part)))
+    if trajectory is not None:
+        if not 0 <= trajectory < len(starts):
+            raise LabelingError(f"trajectory {trajectory} of {system} ({part}) does not exist: "
+                             f"there are {len(starts)}")
+        starts = [starts[trajectory]]
     if engine.reads_labels:
         raise LabelFileError(f"reference MD needs an engine that computes; '{engine.name}' "
                              "only reads labels")
@@ -150,40 +158,61 @@ def sample_dataset(system: str, settings: SystemDataSettings, part: str, seed: i
     shaping = settings.model_dump(mode="json", exclude={"n_structures", other})
     signature = digest(system, shaping, part, seed, engine.tag())
     work = resumable_directory(output.parent / f".{output.name}.work", signature)
-    bar = tqdm(total=md.steps, desc=f"{system} reference MD ({part})", unit="step",
-               disable=not progress)
+    steps = md.steps_per_trajectory
+    bar = tqdm(total=steps * len(starts), desc=f"{system} reference MD ({part})",
+               unit="step", disable=not progress)
     frames: list[Atoms] = []
-    trajectories = []
-    for index, start in enumerate(starts):
+    records = []
+    for index, start in starts:
         done = work / f"trajectory_{index:03d}.extxyz"
         began = time.perf_counter()
         resumed = done.exists()
         if resumed:
-            trajectory = read_extxyz(done)
-            bar.update(md.steps // md.trajectories)
+            sampled = read_extxyz(done)
+            bar.update(steps)
         else:
             engine.prepare(set(start.atoms.get_chemical_symbols()))
             rng = np.random.default_rng([seed, PART_SEED_OFFSETS[part], index])
             box = engine.periodic_box(start.atoms)
-            trajectory = list(sample_trajectory(start, engine.calculator_for(box), md, rng,
-                                                progress=bar.update, box=box))
-            write_extxyz(done, trajectory)
-        kinetic = [frame.info["md_kinetic_temperature_K"] for frame in trajectory]
-        trajectories.append({
-            "condition": start.condition, "temperature_K": start.temperature_K,
-            "atoms": len(start.atoms), "frames": len(trajectory),
+            sampled = list(sample_trajectory(start, engine.calculator_for(box), md, rng,
+                                             progress=bar.update, box=box))
+            write_extxyz(done, sampled)
+        kinetic = [frame.info["md_kinetic_temperature_K"] for frame in sampled]
+        records.append({
+            "index": index, "condition": start.condition,
+            "temperature_K": start.temperature_K, "atoms": len(start.atoms),
+            "frames": len(sampled), "steps": steps,
             "mean_kinetic_temperature_K": float(np.mean(kinetic)),
             # wall time of this job's trajectories only (None: finished by an earlier job)
             "seconds": None if resumed else round(time.perf_counter() - began, 1),
         })
-        frames.extend(trajectory)
+        frames.extend(sampled)
     bar.close()
-    summary = {"system": system, "part": part, "engine": engine.describe(),
-               "settings": md.model_dump(mode="json"), "n_frames": len(frames),
-               "md_steps": md.steps,
-               "atom_steps": int(sum(t["atoms"] for t in trajectories)
-                                 * (md.steps // max(md.trajectories, 1))),
-               "trajectories": trajectories}
+    summary = _summary(system, part, engine.describe(), md.model_dump(mode="json"), records)
     write_extxyz(output, frames)
+    write_json(f"{output}.json", summary)
+    return summary
+
+
+def _summary(system: str, part: str, engine: dict, settings: dict, records: list[dict]) -> dict:
+    return {"system": system, "part": part, "engine": engine, "settings": settings,
+            "n_frames": sum(r["frames"] for r in records),
+            "md_steps": sum(r["steps"] for r in records),
+            "atom_steps": sum(r["atoms"] * r["steps"] for r in records),
+            "trajectories": records}
+
+
+def gather_samples(shards: list[str | Path], output: str | Path) -> dict:
+    """Join one-trajectory files (in order) into the file and summary one job sampling
+    every trajectory writes."""
+    from petmad.io import read_extxyz, read_json, write_extxyz, write_json
+
+    summaries = [read_json(f"{shard}.json") for shard in shards]
+    if not summaries:
+        raise ValueError("no trajectory files to gather")
+    first = summaries[0]
+    summary = _summary(first["system"], first["part"], first["engine"], first["settings"],
+                       [record for s in summaries for record in s["trajectories"]])
+    write_extxyz(output, [frame for shard in shards for frame in read_extxyz(shard)])
     write_json(f"{output}.json", summary)
     return summary

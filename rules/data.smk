@@ -134,7 +134,8 @@ rule sample_md:
         "logs/sample_md/{system}_{part}.benchmark.tsv"
     conda:
         CONDA_ENV
-    threads: 1 if SHARDED_LABELING else CFG.labeling.max_threads
+    # Gathering one-trajectory files (labeling.shard_size) runs in one process.
+    threads: 1 if CFG.labeling.shard_size else CFG.labeling.max_threads
     resources:
         mem_mb=lambda wildcards, threads: 1500 + 500 * threads,
         runtime=CFG.labeling.runtime_min,

@@ -365,6 +365,12 @@ class SystemDataSettings(Strict):
         description="independent reference-engine MD frames kept apart as the held-out test "
         "set data/<system>/md_test.extxyz: the honest test of a model for its case study")
 
+    def md_shaping(self, part: str) -> dict:
+        """The settings that shape the MD of ``part`` ('train' or 'test'): not the rattles'
+        count, not the other part's MD (changing those must not resample it)."""
+        other = "md_test" if part == "train" else "md"
+        return self.model_dump(mode="json", exclude={"n_structures", other})
+
 
 class LpsData(SystemDataSettings):
     supercell: Repeats = Field((1, 1, 1), description="repeats of each cell")

@@ -154,12 +154,10 @@ MD_SETS = campaign.md_sets(CFG)
 
 
 def md_settings(wildcards):
-    """The dataset settings that shape a sampling job: not the rattles' count, not the
-    other part's MD (changing them must not rerun it)."""
-    other = "md_test" if wildcards.part == "train" else "md"
+    """The dataset settings that shape a sampling job (changing others must not rerun it)."""
     settings = dataset_settings(CFG.data, wildcards.system)
-    return json.dumps(settings.model_dump(mode="json", exclude={"n_structures", other}),
-                      sort_keys=True, separators=(",", ":"))
+    return json.dumps(settings.md_shaping(wildcards.part), sort_keys=True,
+                      separators=(",", ":"))
 
 
 def md_trajectory_files(wildcards):

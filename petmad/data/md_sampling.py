@@ -153,10 +153,7 @@ def sample_dataset(system: str, settings: SystemDataSettings, part: str, seed: i
         raise LabelFileError(f"reference MD needs an engine that computes; '{engine.name}' "
                              "only reads labels")
     engine.check_available()
-    # The rattles' count and the other part's MD do not shape these trajectories.
-    other = "md_test" if part == "train" else "md"
-    shaping = settings.model_dump(mode="json", exclude={"n_structures", other})
-    signature = digest(system, shaping, part, seed, engine.tag())
+    signature = digest(system, settings.md_shaping(part), part, seed, engine.tag())
     work = resumable_directory(output.parent / f".{output.name}.work", signature)
     steps = md.steps_per_trajectory
     bar = tqdm(total=steps * len(starts), desc=f"{system} reference MD ({part})",

@@ -29,19 +29,27 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 WIDE = {"d_pet": 128, "d_head": 128, "d_node": 256, "d_feedforward": 256}
-# name -> (training-section updates, share of the training set, train on the MD frames)
-RECIPES: dict[str, tuple[dict, float, bool]] = {
-    "default": ({}, 1.0, True),
-    "rattles-only": ({}, 1.0, False),
-    "epochs-40": ({"bespoke": {"num_epochs": 40}}, 1.0, True),
-    "epochs-80": ({"bespoke": {"num_epochs": 80}}, 1.0, True),
-    "lr-3e-3": ({"bespoke": {"learning_rate": 3e-3}}, 1.0, True),
-    "lr-3e-4": ({"bespoke": {"learning_rate": 3e-4}}, 1.0, True),
-    "batch-4": ({"bespoke": {"batch_size": 4}}, 1.0, True),
-    "energy-weight-1": ({"bespoke": {"energy_weight": 1.0}}, 1.0, True),
-    "wide": ({"pet": WIDE}, 1.0, True),
-    "cutoff-5.5": ({"pet": {"cutoff": 5.5}}, 1.0, True),
-    "half-data-epochs-40": ({"bespoke": {"num_epochs": 40}}, 0.5, True),
+# name -> (training-section updates, share of the training set, frames trained on:
+# "all", "rattles" (no MD frames), "md" (the MD frames alone) or "half-rattles" (the MD
+# frames and every other rattle))
+RECIPES: dict[str, tuple[dict, float, str]] = {
+    "default": ({}, 1.0, "all"),
+    "rattles-only": ({}, 1.0, "rattles"),
+    "md-only": ({}, 1.0, "md"),
+    "md-only-epochs-40": ({"bespoke": {"num_epochs": 40}}, 1.0, "md"),
+    "half-rattles": ({}, 1.0, "half-rattles"),
+    "half-rattles-epochs-40": ({"bespoke": {"num_epochs": 40}}, 1.0, "half-rattles"),
+    "epochs-40": ({"bespoke": {"num_epochs": 40}}, 1.0, "all"),
+    "epochs-80": ({"bespoke": {"num_epochs": 80}}, 1.0, "all"),
+    "lr-3e-3": ({"bespoke": {"learning_rate": 3e-3}}, 1.0, "all"),
+    "lr-3e-4": ({"bespoke": {"learning_rate": 3e-4}}, 1.0, "all"),
+    "batch-4": ({"bespoke": {"batch_size": 4}}, 1.0, "all"),
+    "energy-weight-1": ({"bespoke": {"energy_weight": 1.0}}, 1.0, "all"),
+    "energy-weight-10": ({"bespoke": {"energy_weight": 10.0}}, 1.0, "all"),
+    "energy-weight-100": ({"bespoke": {"energy_weight": 100.0}}, 1.0, "all"),
+    "wide": ({"pet": WIDE}, 1.0, "all"),
+    "cutoff-5.5": ({"pet": {"cutoff": 5.5}}, 1.0, "all"),
+    "half-data-epochs-40": ({"bespoke": {"num_epochs": 40}}, 0.5, "all"),
 }
 EPOCH_LINE = re.compile(r"Epoch:\s+(\d+)")
 VALIDATION_ENERGY = re.compile(r"validation energy MAE \(per atom\):\s*([0-9.eE+-]+)\s*(meV|eV)")
@@ -66,11 +74,17 @@ def settings_for(base, updates: dict):
     return base.model_copy(update=sections)
 
 
-def without_md(path: Path, target: Path) -> Path:
+def frames_of(path: Path, target: Path, frames: str) -> Path:
+    """The frames of ``path`` a recipe trains on (see RECIPES), written to ``target``."""
     from petmad.io import read_extxyz, write_extxyz
 
-    if not target.exists():
-        write_extxyz(target, [f for f in read_extxyz(path) if f.info.get("subset") != "md"])
+    if target.exists():
+        return target
+    everything = read_extxyz(path)
+    md = [f for f in everything if f.info.get("subset") == "md"]
+    rattles = [f for f in everything if f.info.get("subset") != "md"]
+    kept = {"md": md, "rattles": rattles, "half-rattles": md + rattles[::2]}[frames]
+    write_extxyz(target, kept)
     return target
 
 
@@ -94,10 +108,10 @@ def cpu_seconds() -> float:
 def run_recipe(name: str, data_dir: Path, workdir: Path, config, threads: int) -> dict:
     from petmad.models.training import TrainRequest, train
 
-    updates, fraction, with_md = RECIPES[name]
+    updates, fraction, frames = RECIPES[name]
     splits = {part: data_dir / f"{part}.extxyz" for part in ("train", "val", "test")}
-    if not with_md:
-        splits = {part: without_md(path, workdir / f"no-md-{part}.extxyz")
+    if frames != "all":
+        splits = {part: frames_of(path, workdir / f"{frames}-{part}.extxyz", frames)
                   for part, path in splits.items()}
     handler = EpochLog()
     logging.getLogger().addHandler(handler)

@@ -23,12 +23,11 @@ import numpy as np
 import pandas as pd
 
 from analysis.output import pyplot, save_figure, write_csv
+from analysis.water_pimd import OO_FIRST_PEAK_MAX_A, first_peaks
 
 TARGETS = ("bespoke", "reference")
 COVERAGE_Z = 2.0
 HEA_ELEMENTS = ("Ni", "Cr", "Mn")
-# The g_OO first peak lies below this distance in liquid water (about 2.8 Å).
-OO_FIRST_PEAK_MAX_A = 3.3
 
 
 def _number(value: object) -> float:
@@ -94,11 +93,18 @@ def water_observables(table: pd.DataFrame, rdf: pd.DataFrame | None) -> Iterator
         return
     oxygen = rdf[(rdf["pair"] == "O-O") & (rdf["r_A"] < OO_FIRST_PEAK_MAX_A)]
     for model, curves in oxygen.groupby("model", sort=False):
+        if model == "reference":  # its MD is classical: only the peak position compares
+            continue
         curve = curves[curves["beads"] == curves["beads"].max()]
         if curve["g"].notna().any():
             peak = curve.loc[curve["g"].idxmax()]
             yield _observation("water", f"g_OO first peak (P = {int(peak['beads'])})", "", peak,
                                "g", "g_error", "g_model_uncertainty")
+    if "first_peak_A" in rdf:  # its position, classical, held against the reference's MD
+        peaks = first_peaks(rdf)
+        for _, peak in peaks[peaks["beads"] == 1].iterrows():
+            yield _observation("water", "g_OO first peak position (classical)", "Å", peak,
+                               "first_peak_A", "first_peak_error_A", "no model uncertainty")
 
 
 def succinic_observables(table: pd.DataFrame) -> Iterator[dict]:

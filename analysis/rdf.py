@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.statistics import mean_error
+from analysis.statistics import Estimate, function_of_means, mean_error
 
 
 def _trajectory(positions: np.ndarray, cells: np.ndarray, symbols: list[str]):
@@ -94,3 +94,30 @@ def radial_distribution_error(h: np.ndarray, d: np.ndarray):
     linear = (h - g * d[:, None]) / d.mean()
     estimate = mean_error(linear)
     return g, estimate.error, estimate.n_eff
+
+
+def peak_vertex(r: np.ndarray, g: np.ndarray) -> float:
+    """Position of the parabola through the highest bin of ``g`` and its two neighbours
+    (the highest interior bin: a maximum at either end is returned as is)."""
+    k = int(np.argmax(g))
+    if k == 0 or k == len(g) - 1:
+        return float(r[k])
+    below, top, above = g[k - 1], g[k], g[k + 1]
+    curvature = below - 2.0 * top + above
+    if curvature >= 0:  # flat top: no parabola opens downwards
+        return float(r[k])
+    return float(r[k] + 0.5 * (r[1] - r[0]) * (below - above) / curvature)
+
+
+def first_peak_position(r: np.ndarray, h: np.ndarray, d: np.ndarray, r_below: float
+                        ) -> Estimate:
+    """Position (Å) of the highest peak of g(r) below ``r_below`` from the per-frame pieces
+    of :func:`frame_radial_distributions`, with its autocorrelation-aware error: the
+    parabola vertex through the three bins around the maximum of g = ⟨h⟩/⟨d⟩, a function
+    of the three bins' means (1/⟨d⟩ scales g and cancels)."""
+    inside = np.flatnonzero(r < r_below)
+    g = h[:, inside].mean(axis=0)
+    k = int(inside[np.argmax(g)])
+    k = min(max(k, 1), len(r) - 2)
+    window = slice(k - 1, k + 2)
+    return function_of_means(lambda means: peak_vertex(r[window], means), h[:, window])

@@ -12,7 +12,13 @@ Per model and bead number P, after the equilibration share of the run:
   with its autocorrelation-aware error and N_eff, per molecule in k_B and in J mol⁻¹ K⁻¹;
 - the model uncertainty of both: the spread of the values reweighted to every LLPR
   ensemble member (:mod:`analysis.reweighting`; NaN for a model without an ensemble);
-- a convergence verdict per C_V and per g(r) curve (judged at its highest bin).
+- a convergence verdict per C_V and per g(r) curve (judged at its highest bin);
+- the position of the first O–O peak (parabola through the highest bins, with its error).
+
+With ``--reference-md`` (the held-out frames of the reference engine's own MD,
+``data/water/md_test.extxyz``) the reference's classical g(r) is added as model
+``reference``, beads 1: the value the models' peaks are held against.  Those frames are
+short runs from relaxed random packings, so its verdict says how far to trust it.
 """
 
 from __future__ import annotations
@@ -37,7 +43,11 @@ from analysis.pimd import (
     heat_capacity_samples,
     scaled_coordinates_heat_capacity,
 )
-from analysis.rdf import frame_radial_distributions, radial_distribution_error
+from analysis.rdf import (
+    first_peak_position,
+    frame_radial_distributions,
+    radial_distribution_error,
+)
 from analysis.reweighting import (
     NO_ENSEMBLE,
     aligned,
@@ -50,6 +60,9 @@ from analysis.statistics import function_verdict
 
 GAS_CONSTANT_J_MOL_K = 8.314462618
 PAIRS = (("O", "O"), ("O", "H"))
+# The g_OO first peak lies below this distance in liquid water (about 2.8 Å).
+OO_FIRST_PEAK_MAX_A = 3.3
+REFERENCE = "reference"
 # Liquid water at 298 K and 1 atm: C_V = 74.5 J/mol/K (C_P = 75.3 J/mol/K; IAPWS-95).
 EXPERIMENT_CV_J_MOL_K = 74.5
 
@@ -118,9 +131,20 @@ def run_summary(status_path: Path, settings: dict) -> tuple[dict, list[dict]]:
                ensemble_note=rw.note() if rw else NO_ENSEMBLE)
     positions, cells, symbols, per_frame, steps = bead_frames(
         run, settings["equilibration_fraction"])
-    r_max = min(settings["rdf_max_A"], 0.5 * min(np.linalg.norm(cells[0], axis=1)))
     rw, covered = frame_reweighting(records, steps, temperature)
-    rdf_rows = []
+    rdf_rows = curve_rows(model, status["beads"], positions, cells, symbols, per_frame,
+                          settings, rw, covered)
+    return row, rdf_rows
+
+
+def curve_rows(model: str, beads: int, positions: np.ndarray, cells: np.ndarray,
+               symbols: list[str], per_frame: int, settings: dict, rw=None, covered=None
+               ) -> list[dict]:
+    """The RDF table's rows of one run: g(r) per pair with its error, N_eff, model
+    uncertainty (with an ensemble reweighting ``rw`` of the frames ``covered``), verdict,
+    and the first O–O peak's position."""
+    r_max = min(settings["rdf_max_A"], 0.5 * min(np.linalg.norm(cells[0], axis=1)))
+    rows = []
     for pair in PAIRS:
         r, h, d = frame_radial_distributions(positions, cells, symbols, pair, r_max,
                                              settings["rdf_bins"], per_frame)
@@ -134,19 +158,38 @@ def run_summary(status_path: Path, settings: dict) -> tuple[dict, list[dict]]:
         pieces = np.column_stack([h[:, peak], d])
         verdict, note = function_verdict(lambda m: m[0] / m[1], pieces,
                                          rw.ess_check if rw else None)
-        rdf_rows += [{"model": model, "beads": status["beads"], "pair": "-".join(pair),
-                      "r_A": a, "g": b, "g_error": c, "g_n_eff": n, "g_model_uncertainty": u,
-                      "converged": verdict, "convergence_note": note}
-                     for a, b, c, n, u in zip(r, g, g_error, g_n_eff, g_model)]
-    return row, rdf_rows
+        position = (first_peak_position(r, h, d, OO_FIRST_PEAK_MAX_A) if pair == ("O", "O")
+                    else None)
+        rows += [{"model": model, "beads": beads, "pair": "-".join(pair), "r_A": a, "g": b,
+                  "g_error": c, "g_n_eff": n, "g_model_uncertainty": u,
+                  "first_peak_A": position.value if position else np.nan,
+                  "first_peak_error_A": position.error if position else np.nan,
+                  "converged": verdict, "convergence_note": note}
+                 for a, b, c, n, u in zip(r, g, g_error, g_n_eff, g_model)]
+    return rows
+
+
+def reference_rows(path: Path, settings: dict) -> list[dict]:
+    """The classical g(r) of the reference engine's own MD frames (model ``reference``)."""
+    from ase.io import read
+
+    frames = read(path, index=":")
+    if not frames:
+        return []
+    positions = np.array([f.positions for f in frames])
+    cells = np.array([f.cell.array for f in frames])
+    return curve_rows(REFERENCE, 1, positions, cells, frames[0].get_chemical_symbols(), 1,
+                      settings)
 
 
 RDF_COLUMNS = ["model", "beads", "pair", "r_A", "g", "g_error", "g_n_eff",
-               "g_model_uncertainty", "converged", "convergence_note"]
+               "g_model_uncertainty", "first_peak_A", "first_peak_error_A", "converged",
+               "convergence_note"]
 
 
-def water_tables(status_files: list[Path], settings: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    rows, rdf_rows = [], []
+def water_tables(status_files: list[Path], settings: dict, reference_md: Path | None = None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rows, rdf_rows = [], reference_rows(reference_md, settings) if reference_md else []
     for path in status_files:
         row, rdf = run_summary(path, settings)
         rows.append(row)
@@ -159,6 +202,29 @@ def water_tables(status_files: list[Path], settings: dict) -> tuple[pd.DataFrame
             table[column] = np.nan
     rdf = pd.DataFrame(rdf_rows, columns=RDF_COLUMNS)
     return table.sort_values(["model", "beads"]).reset_index(drop=True), rdf
+
+
+def first_peaks(rdf: pd.DataFrame) -> pd.DataFrame:
+    """One row per (model, beads): the first O–O peak's position, its error and verdict,
+    and its shift from the reference engine's (classical) one where that is known."""
+    oxygen = rdf[rdf["pair"] == "O-O"].groupby(["model", "beads"], sort=False).head(1)
+    peaks = oxygen[["model", "beads", "first_peak_A", "first_peak_error_A", "converged"]]
+    reference = peaks[peaks["model"] == REFERENCE]["first_peak_A"]
+    shift = peaks["first_peak_A"] - (reference.iloc[0] if len(reference) else np.nan)
+    return peaks.assign(shift_from_reference_A=shift).reset_index(drop=True)
+
+
+def peak_summary(rdf: pd.DataFrame) -> str:
+    """The first O–O peaks as lines of text for the figure."""
+    lines = ["first O–O peak (Å), shift from the reference's:"]
+    for _, peak in first_peaks(rdf).iterrows():
+        where = "classical" if peak["beads"] == 1 else f"P = {peak['beads']}"
+        shift = ("" if peak["model"] == REFERENCE or np.isnan(peak["shift_from_reference_A"])
+                 else f", {peak['shift_from_reference_A']:+.2f}")
+        flag = "" if peak["converged"] == "yes" else " (not converged)"
+        lines.append(f"{peak['model']} {where}: {peak['first_peak_A']:.2f} ± "
+                     f"{peak['first_peak_error_A']:.2f}{shift}{flag}")
+    return "\n".join(lines)
 
 
 def water_figure(table: pd.DataFrame, rdf: pd.DataFrame, path: Path) -> None:
@@ -174,6 +240,8 @@ def water_figure(table: pd.DataFrame, rdf: pd.DataFrame, path: Path) -> None:
             curve = part[part["beads"] == beads]
             if len(curve) and (beads == 1 or largest > 1):
                 label = f"{model}, {'classical' if beads == 1 else f'P = {beads}'}"
+                if model == REFERENCE:
+                    label = "reference engine's MD (held-out frames)"
                 if curve["converged"].iloc[0] != "yes":
                     label += " (not converged)"
                 axes[pair].plot(curve["r_A"], curve["g"], style, color=colour, label=label,
@@ -181,12 +249,14 @@ def water_figure(table: pd.DataFrame, rdf: pd.DataFrame, path: Path) -> None:
                 axes[pair].fill_between(curve["r_A"], curve["g"] - curve["g_error"],
                                         curve["g"] + curve["g_error"], color=colour,
                                         alpha=0.3, lw=0)
-                model = curve["g_model_uncertainty"].to_numpy(float)
-                if np.isfinite(model).any():
-                    axes[pair].fill_between(curve["r_A"], curve["g"] - model,
-                                            curve["g"] + model, facecolor="none",
+                uncertainty = curve["g_model_uncertainty"].to_numpy(float)
+                if np.isfinite(uncertainty).any():
+                    axes[pair].fill_between(curve["r_A"], curve["g"] - uncertainty,
+                                            curve["g"] + uncertainty, facecolor="none",
                                             edgecolor=colour, hatch="////", alpha=0.4,
                                             lw=0)
+    axes["O-O"].text(0.98, 0.02, peak_summary(rdf), transform=axes["O-O"].transAxes,
+                     fontsize=6, ha="right", va="bottom")
     for pair, axis in axes.items():
         axis.axhline(1.0, color="0.7", lw=0.8)
         axis.set_xlabel("r (Å)")
@@ -221,8 +291,10 @@ def water_figure(table: pd.DataFrame, rdf: pd.DataFrame, path: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = study_parser(__doc__)
     parser.add_argument("--rdf-table", type=Path, required=True)
+    parser.add_argument("--reference-md", type=Path, nargs="?", const=None, default=None,
+                        help="the reference engine's MD frames (extxyz) for its own g(r)")
     args = parser.parse_args(argv)
-    table, rdf = water_tables(args.status, args.settings)
+    table, rdf = water_tables(args.status, args.settings, args.reference_md)
     write_csv(args.table, table)
     write_csv(args.rdf_table, rdf)
     water_figure(table, rdf, args.figure)

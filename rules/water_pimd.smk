@@ -70,7 +70,9 @@ rule water_pimd:
     message:
         "Water pair correlations and heat capacity against the number of beads"
     input:
-        [f"runs/water/{m}/P{p}/status.json" for m, p in water_points()],
+        runs=[f"runs/water/{m}/P{p}/status.json" for m, p in water_points()],
+        # the reference engine's own classical g(r), from its held-out MD frames
+        reference_md=TEST_SETS.get("water-md", []),
     output:
         figure=report("results/water_pimd.pdf", caption="../report/water_pimd.rst",
                       category="Case studies"),
@@ -91,5 +93,6 @@ rule water_pimd:
         mem_mb=4000,
         runtime=30,
     shell:
-        "python -m analysis.water_pimd --status {input} --settings '{params.settings}' "
+        "python -m analysis.water_pimd --status {input.runs} --settings '{params.settings}' "
+        "--reference-md {input.reference_md} "
         "--table {output.table} --rdf-table {output.rdf} --figure {output.figure} > {log} 2>&1"

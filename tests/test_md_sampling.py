@@ -102,12 +102,18 @@ def test_a_killed_job_resumes_at_the_trajectory_it_was_running(tmp_path, monkeyp
     calls.clear()
     resumed = sample_dataset("water", settings, "test", 5, engine, output, progress=False)
     assert resumed["trajectories"][0]["seconds"] is None  # kept from the killed job
+    assert not any(output.parent.glob(".*.work"))  # the finished job leaves no cache
     expected, got = read_extxyz(tmp_path / "a/md_test.extxyz"), read_extxyz(output)
     for a, b in zip(expected, got, strict=True):
         np.testing.assert_allclose(a.positions, b.positions, atol=1e-12)
         assert a.get_potential_energy() == pytest.approx(b.get_potential_energy(), abs=1e-10)
 
-    # changed settings start afresh instead of reusing the old trajectories
+    # changed settings start afresh instead of reusing a killed job's trajectories
+    monkeypatch.setattr(md_sampling, "sample_trajectory", dies_on_the_second)
+    calls.clear()
+    with pytest.raises(KeyboardInterrupt):
+        sample_dataset("water", settings, "test", 5, engine, output, progress=False)
+    monkeypatch.setattr(md_sampling, "sample_trajectory", real)
     hotter = water_settings(temperatures_K=[400.0])
     changed = sample_dataset("water", hotter, "test", 5, engine, output, progress=False)
     assert all(t["seconds"] is not None for t in changed["trajectories"])

@@ -97,6 +97,15 @@ def test_smoke_preset_samples_reference_md_for_training_and_testing(smoke_run):
     cost = pd.read_csv(workdir / "results" / "campaign_cost.csv")
     assert sorted(cost.loc[cost["rule"] == "sample_md", "job"]) == [
         "gaas/test", "gaas/train", "water/test", "water/train"]
+    # the water study draws the reference engine's own g(r) from the held-out frames, and
+    # the scorecard holds the models' first O-O peak against it
+    rdf = pd.read_csv(workdir / "results" / "water_rdf.csv")
+    reference = rdf[rdf["model"] == "reference"]
+    assert set(reference["pair"]) == {"O-O", "O-H"} and set(reference["beads"]) == {1}
+    assert reference.loc[reference["pair"] == "O-O", "first_peak_A"].between(2.0, 3.3).all()
+    card = pd.read_csv(workdir / "results" / "consistency.csv")
+    assert "reference" in set(
+        card.loc[card["observable"] == "g_OO first peak position (classical)", "model"])
 
 
 def test_smoke_preset_runs_the_conductivity_study(smoke_run):

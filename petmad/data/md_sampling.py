@@ -14,6 +14,7 @@ kept frame is recorded (``md_kinetic_temperature_K``) as a check of the thermost
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -130,7 +131,8 @@ def sample_dataset(system: str, settings: SystemDataSettings, part: str, seed: i
     on a cluster, whose files :func:`gather_samples` joins).
 
     Each finished trajectory is kept in ``<output>.work/`` under a digest of everything
-    that shapes it, so a killed job resumes at the trajectory it was running."""
+    that shapes it, so a killed job resumes at the trajectory it was running; the folder
+    goes once the output is written."""
     from tqdm import tqdm
 
     from petmad.io import (
@@ -188,6 +190,7 @@ def sample_dataset(system: str, settings: SystemDataSettings, part: str, seed: i
     summary = _summary(system, part, engine.describe(), md.model_dump(mode="json"), records)
     write_extxyz(output, frames)
     write_json(f"{output}.json", summary)
+    shutil.rmtree(work)
     return summary
 
 

@@ -96,28 +96,39 @@ def radial_distribution_error(h: np.ndarray, d: np.ndarray):
     return g, estimate.error, estimate.n_eff
 
 
-def peak_vertex(r: np.ndarray, g: np.ndarray) -> float:
-    """Position of the parabola through the highest bin of ``g`` and its two neighbours
-    (the highest interior bin: a maximum at either end is returned as is)."""
-    k = int(np.argmax(g))
-    if k == 0 or k == len(g) - 1:
-        return float(r[k])
-    below, top, above = g[k - 1], g[k], g[k + 1]
-    curvature = below - 2.0 * top + above
-    if curvature >= 0:  # flat top: no parabola opens downwards
-        return float(r[k])
-    return float(r[k] + 0.5 * (r[1] - r[0]) * (below - above) / curvature)
+# Half-width of the window a first peak's parabola is fitted over: wide enough to average
+# the counting noise of fine bins over a few frames, narrow beside the O-O peak's width.
+PEAK_HALF_WIDTH_A = 0.15
 
 
-def first_peak_position(r: np.ndarray, h: np.ndarray, d: np.ndarray, r_below: float
-                        ) -> Estimate:
+def parabola_vertex(r: np.ndarray, g: np.ndarray) -> float:
+    """Position of the vertex of the least-squares parabola through (r, g), kept within
+    the points' range; where the parabola does not open downwards, the highest point."""
+    centre = r[len(r) // 2]
+    a, b, _ = np.polyfit(r - centre, g, 2)
+    if a >= 0:
+        return float(r[int(np.argmax(g))])
+    return float(np.clip(centre - b / (2 * a), r[0], r[-1]))
+
+
+def first_peak_position(r: np.ndarray, h: np.ndarray, d: np.ndarray, r_below: float,
+                        half_width: float = PEAK_HALF_WIDTH_A) -> Estimate:
     """Position (Å) of the highest peak of g(r) below ``r_below`` from the per-frame pieces
-    of :func:`frame_radial_distributions`, with its autocorrelation-aware error: the
-    parabola vertex through the three bins around the maximum of g = ⟨h⟩/⟨d⟩, a function
-    of the three bins' means (1/⟨d⟩ scales g and cancels)."""
+    of :func:`frame_radial_distributions`, with its autocorrelation-aware error: the vertex
+    of a parabola fitted to the bins within ``half_width`` of the maximum of the curve
+    smoothed over that window, a function of those bins' means (1/⟨d⟩ scales g and
+    cancels); the error is NaN when the curve has no maximum inside the window (a plateau
+    or a shoulder).  A peak that is not symmetric (liquid water's is steeper inside) comes out
+    shifted by the same amount for every model: compare positions, not the absolute value."""
+    m = max(1, int(round(half_width / (r[1] - r[0]))))
+    mean = h.mean(axis=0)
+    smooth = np.convolve(mean, np.ones(2 * m + 1) / (2 * m + 1), mode="same")
     inside = np.flatnonzero(r < r_below)
-    g = h[:, inside].mean(axis=0)
-    k = int(inside[np.argmax(g)])
-    k = min(max(k, 1), len(r) - 2)
-    window = slice(k - 1, k + 2)
-    return function_of_means(lambda means: peak_vertex(r[window], means), h[:, window])
+    k = int(inside[np.argmax(smooth[inside])])
+    k = min(max(k, m), len(r) - 1 - m)
+    window = slice(k - m, k + m + 1)
+    estimate = function_of_means(lambda means: parabola_vertex(r[window], means), h[:, window])
+    if not r[window][0] < estimate.value < r[window][-1]:
+        # no maximum inside the window (a plateau or a shoulder): no position to speak of
+        return Estimate(estimate.value, np.nan, estimate.n_eff, estimate.tau)
+    return estimate

@@ -120,7 +120,7 @@ def first_peak_position(r: np.ndarray, h: np.ndarray, d: np.ndarray, r_below: fl
     cancels); the error is NaN when the curve has no maximum inside the window (a plateau
     or a shoulder).  A peak that is not symmetric (liquid water's is steeper inside) comes out
     shifted by the same amount for every model: compare positions, not the absolute value."""
-    m = max(1, int(round(half_width / (r[1] - r[0]))))
+    m = max(1, round(float(half_width / (r[1] - r[0]))))
     mean = h.mean(axis=0)
     smooth = np.convolve(mean, np.ones(2 * m + 1) / (2 * m + 1), mode="same")
     inside = np.flatnonzero(r < r_below)

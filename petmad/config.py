@@ -577,6 +577,16 @@ class LearningCurveSettings(Strict):
         "training.base_model, which replaces pretraining)"
     )
 
+    @model_validator(mode="after")
+    def _ranks_of_curved_systems(self) -> "LearningCurveSettings":
+        # A rank for a system without learning curves would be trained nowhere.
+        stray = sorted(set(self.lora_ranks) - set(self.systems))
+        if stray:
+            raise ValueError(f"lora_ranks names {', '.join(stray)}, which "
+                             f"learning_curves.systems ({', '.join(self.systems)}) lacks: add "
+                             "it there or drop its ranks")
+        return self
+
 
 class TrainingSettings(Strict):
     base_model: str | None = Field(

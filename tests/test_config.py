@@ -44,6 +44,8 @@ def test_exported_schema_is_in_sync(root):
         ({"data": {"mad": {"elements": ["H", "Xx"]}}}, r"'data\.mad\.elements\.1'.*'Xx'"),
         ({"data": {"split": [0.5, 0.5, 0.5]}}, r"'data\.split'.*sum to 1"),
         ({"reference": {"engine": "file"}}, r"'reference'.*\{dataset\}"),
+        ({"training": {"learning_curves": {"lora_ranks": {"water": [32]}}}},
+         r"'training\.learning_curves'.*lora_ranks names water.*systems \(gaas\) lacks"),
     ],
 )
 def test_bad_values_name_the_key_path(raw, pattern):

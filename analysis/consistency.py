@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.output import pyplot, save_figure, write_csv
-from analysis.water_pimd import OO_FIRST_PEAK_MAX_A, first_peaks
+from analysis.water_pimd import OO_FIRST_PEAK_MAX_A, REFERENCE, first_peaks
 
 TARGETS = ("bespoke", "reference")
 COVERAGE_Z = 2.0
@@ -93,7 +93,7 @@ def water_observables(table: pd.DataFrame, rdf: pd.DataFrame | None) -> Iterator
         return
     oxygen = rdf[(rdf["pair"] == "O-O") & (rdf["r_A"] < OO_FIRST_PEAK_MAX_A)]
     for model, curves in oxygen.groupby("model", sort=False):
-        if model == "reference":  # its MD is classical: only the peak position compares
+        if model == REFERENCE:  # its MD is classical: only the peak position compares
             continue
         curve = curves[curves["beads"] == curves["beads"].max()]
         if curve["g"].notna().any():

@@ -261,9 +261,14 @@ def test_smoke_preset_times_the_models(smoke_run):
 def test_smoke_preset_makes_the_consistency_scorecard(smoke_run):
     _, workdir = smoke_run
     card = pd.read_csv(workdir / "results" / "consistency.csv")
-    # the studies with finished runs give their headline numbers, pet-mad only here
+    # the studies with finished runs give their headline numbers: pet-mad's, and the
+    # reference engine's own MD for water's O-O first-peak position
     assert set(card["study"]) <= set(SYSTEMS) and len(card) > 0
-    assert set(card["model"]) == {"pet-mad"}
+    assert set(card["model"]) == {"pet-mad", "reference"}
+    reference = card[card["model"] == "reference"]
+    assert set(reference["observable"]) == {"g_OO first peak position (classical)"}
+    assert reference["value"].between(2.5, 3.2).all()  # Å: water's O-O neighbours
+    assert "delta_vs_reference" in card
     assert set(card["converged"]) <= {"yes", "no", "unknown"}
     assert card["delta_vs_bespoke"].isna().all()  # no bespoke run at the smoke preset
     assert (workdir / "results" / "consistency.pdf").stat().st_size > 5_000
@@ -355,11 +360,12 @@ def test_a_target_builds_only_what_it_needs(tmp_path, root):
     assert jobs == {"build_structures": 2, "label": 2, "split": 2, "train_pet_mad": 1,
                     "train_bespoke_model": 1, "train_lora_model": 1, "hea_remd": 3,
                     "hea_segregation": 1, "total": 13}
+    # water's training frames and its held-out reference MD, whose g(r) the figure shows
     jobs = planned_jobs(root, tmp_path, "results/water_pimd.pdf",
                         configfiles=configfiles)
-    assert jobs == {"build_structures": 2, "label": 2, "sample_md": 1, "split": 2,
+    assert jobs == {"build_structures": 2, "label": 2, "sample_md": 2, "split": 2,
                     "train_pet_mad": 1, "train_bespoke_model": 1, "train_lora_model": 1,
-                    "water_equilibration": 3, "water_md": 6, "water_pimd": 1, "total": 20}
+                    "water_equilibration": 3, "water_md": 6, "water_pimd": 1, "total": 21}
     # The shipped reference shieldings: no GIAO job unless asked for.
     jobs = planned_jobs(root, tmp_path, "results/succinic_nmr.pdf",
                         configfiles=configfiles)

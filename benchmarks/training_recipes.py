@@ -2,6 +2,8 @@
 
     python benchmarks/training_recipes.py --data-dir /tmp/petmad-default/data/water
     python benchmarks/training_recipes.py --data-dir DIR --recipes default epochs-40 lr-3e-3
+    python benchmarks/training_recipes.py --data-dir DIR --recipes lora lora-unshifted \
+        --base /tmp/petmad-default/models/pet-mad.trained.ckpt
 
 Trains each recipe, one after the other in this process (so that they share the
 machine's state: compare the rows of one run, not rows of different runs), on
@@ -31,8 +33,9 @@ sys.path.insert(0, str(ROOT))
 WIDE = {"d_pet": 128, "d_head": 128, "d_node": 256, "d_feedforward": 256}
 # name -> (training-section updates, share of the training set, frames trained on:
 # "all", "rattles" (no MD frames), "md" (the MD frames alone) or "half-rattles" (the MD
-# frames and every other rattle))
-RECIPES: dict[str, tuple[dict, float, str]] = {
+# frames and every other rattle)[, model kind: "bespoke" unless given; "lora" fine-tunes
+# --base])
+RECIPES: dict[str, tuple] = {
     "default": ({}, 1.0, "all"),
     "rattles-only": ({}, 1.0, "rattles"),
     "md-only": ({}, 1.0, "md"),
@@ -50,6 +53,16 @@ RECIPES: dict[str, tuple[dict, float, str]] = {
     "wide": ({"pet": WIDE}, 1.0, "all"),
     "cutoff-5.5": ({"pet": {"cutoff": 5.5}}, 1.0, "all"),
     "half-data-epochs-40": ({"bespoke": {"num_epochs": 40}}, 0.5, "all"),
+    "lora": ({}, 1.0, "all", "lora"),
+    "lora-unshifted": ({"finetune": {"energy_baseline": "base"}}, 1.0, "all", "lora"),
+    "lora-epochs-20": ({"finetune": {"num_epochs": 20}}, 1.0, "all", "lora"),
+    "lora-lr-3e-3": ({"finetune": {"learning_rate": 3e-3}}, 1.0, "all", "lora"),
+    "lora-rank-32": ({"finetune": {"rank": 32}}, 1.0, "all", "lora"),
+    "lora-energy-weight-1": ({"finetune": {"energy_weight": 1.0}}, 1.0, "all", "lora"),
+    "lora-energy-weight-10": ({"finetune": {"energy_weight": 10.0}}, 1.0, "all", "lora"),
+    "lora-energy-weight-10-unshifted": (
+        {"finetune": {"energy_weight": 10.0, "energy_baseline": "base"}}, 1.0, "all", "lora"),
+    "full-finetune": ({}, 1.0, "all", "full"),
 }
 EPOCH_LINE = re.compile(r"Epoch:\s+(\d+)")
 VALIDATION_ENERGY = re.compile(r"validation energy MAE \(per atom\):\s*([0-9.eE+-]+)\s*(meV|eV)")
@@ -105,10 +118,14 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_recipe(name: str, data_dir: Path, workdir: Path, config, threads: int) -> dict:
+def run_recipe(name: str, data_dir: Path, workdir: Path, config, threads: int,
+               base: Path | None = None) -> dict:
     from petmad.models.training import TrainRequest, train
 
-    updates, fraction, frames = RECIPES[name]
+    updates, fraction, frames, *kind = RECIPES[name]
+    kind = kind[0] if kind else "bespoke"
+    if kind != "bespoke" and base is None:
+        raise SystemExit(f"recipe {name} fine-tunes a base model: give --base")
     splits = {part: data_dir / f"{part}.extxyz" for part in ("train", "val", "test")}
     if frames != "all":
         splits = {part: frames_of(path, workdir / f"{frames}-{part}.extxyz", frames)
@@ -117,9 +134,10 @@ def run_recipe(name: str, data_dir: Path, workdir: Path, config, threads: int) -
     logging.getLogger().addHandler(handler)
     began_cpu, began_wall = cpu_seconds(), time.perf_counter()
     try:
-        result = train(TrainRequest(kind="bespoke", splits=splits,
+        result = train(TrainRequest(kind=kind, splits=splits,
                                     training=settings_for(config.training, updates),
                                     workdir=workdir / name, seed=config.seed,
+                                    base_checkpoint=base if kind != "bespoke" else None,
                                     fraction=fraction, llpr=False, threads=threads))
     finally:
         logging.getLogger().removeHandler(handler)
@@ -146,6 +164,9 @@ def main() -> None:
     parser.add_argument("--config", nargs="+", default=[str(ROOT / "config.yaml")],
                         help="config files whose training settings the recipes change")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--base", type=Path, default=None,
+                        help="base PET checkpoint of the fine-tuning recipes (lora*, full-*), "
+                        "e.g. a run's models/pet-mad.trained.ckpt")
     args = parser.parse_args()
 
     import torch
@@ -160,7 +181,8 @@ def main() -> None:
     rows = []
     for name in args.recipes:
         print(f"training recipe {name} ...", flush=True)
-        rows.append(run_recipe(name, args.data_dir, args.workdir, config, args.threads))
+        rows.append(run_recipe(name, args.data_dir, args.workdir, config, args.threads,
+                               args.base))
         table = pd.DataFrame(rows)
         table.to_csv(args.workdir / "recipes.csv", index=False)
     pd.set_option("display.width", 200)

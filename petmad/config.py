@@ -544,6 +544,12 @@ class FinetuneSettings(TrainerSettings):
         description="PET linear layers that get adapters (the attention layers)",
     )
     learning_rate: float = Field(1e-3, gt=0, description="Adam learning rate for fine-tuning")
+    energy_baseline: Literal["shifted", "base"] = Field(
+        "shifted", description="'shifted': the base model's per-species energy baseline "
+        "is first shifted by the least-squares per-species offset of its energies on the "
+        "system's training set, so fine-tuning starts without a constant energy error; "
+        "'base': fine-tuning starts from the base model as it is"
+    )
 
 
 class LlprSettings(Strict):

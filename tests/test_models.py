@@ -11,6 +11,7 @@ from ase.build import bulk
 
 from petmad.config import TrainingSettings
 from petmad.io import read_extxyz, write_extxyz
+from petmad.models.baseline import model_energies, species_offsets, write_shifted_base
 from petmad.models.lora import load_pet_checkpoint, merge_lora_checkpoint, merge_lora_layers
 from petmad.models.training import ModelError, TrainRequest, read_pet_checkpoint, train
 from petmad.reference.engines import EmtEngine
@@ -73,6 +74,40 @@ def test_lora_trains_only_adapters_and_changes_predictions(models):
     base_energy = _energies(models["base"].exported, models["splits"]["test"])
     lora_energy = _energies(models["lora"].exported, models["splits"]["test"])
     assert np.max(np.abs(base_energy - lora_energy)) > 1e-4
+
+
+def test_species_offsets_recover_known_per_species_shifts():
+    rng = np.random.default_rng(3)
+    truth = {1: -0.25, 8: 0.4, 29: 1.5}
+    numbers = [rng.choice(list(truth), size=rng.integers(3, 20)) for _ in range(30)]
+    residuals = np.array([sum(truth[int(z)] for z in frame) for frame in numbers])
+    found = species_offsets(numbers, residuals)
+    assert found == pytest.approx(truth, abs=1e-10)
+    # one composition: only its total is determined, and it is matched
+    water = [np.array([8, 1, 1] * k) for k in (4, 8, 16)]
+    found = species_offsets(water, 0.3 * np.array([12, 24, 48]))
+    assert found[8] + 2 * found[1] == pytest.approx(0.9, abs=1e-10)
+
+
+def test_fine_tuning_starts_from_the_base_model_shifted_by_its_offset(models, tmp_path):
+    """The shifted base predicts the base model's energies plus its per-species offsets
+    (exactly: only the composition baseline changes), which leaves no mean error per
+    species on the training set; the LoRA run fine-tuned that checkpoint."""
+    base = models["base"].trained_checkpoint
+    train_frames = read_extxyz(models["splits"]["train"])
+    shifted = tmp_path / "shifted.ckpt"
+    offsets = write_shifted_base(base, train_frames, shifted)
+    assert max(abs(v) for v in offsets.values()) > 1e-3  # a 2-epoch base is off
+
+    before = model_energies(base, train_frames)
+    after = model_energies(shifted, train_frames)
+    expected = before + np.array([sum(offsets[int(z)] for z in a.numbers) for a in train_frames])
+    np.testing.assert_allclose(after, expected, rtol=0, atol=1e-4)
+    errors = np.array([a.get_potential_energy() for a in train_frames]) - after
+    for z in offsets:  # here every frame is one element: its mean error is gone
+        assert abs(np.mean([e for e, a in zip(errors, train_frames) if a.numbers[0] == z])) < 1e-4
+    options = (models["root"] / "work" / "lora" / "train" / "options.yaml").read_text()
+    assert "shifted_base.ckpt" in options
 
 
 def test_merged_lora_predicts_like_unmerged(models, tmp_path):

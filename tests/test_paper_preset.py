@@ -17,6 +17,7 @@ def test_lora_rank_and_scaling_are_the_papers(paper):
     finetune = paper.training.finetune
     assert (finetune.method, finetune.rank, finetune.scaling) == ("lora", 8, 0.5)  # IV.E
     assert metatrain_lora_alpha(finetune) == 4.0  # metatrain multiplies by alpha / rank
+    assert finetune.energy_weight == 0.1  # IV.D's, not the default preset's 10
 
 
 @pytest.mark.parametrize("preset", [[], ["presets/paper.yaml"]])

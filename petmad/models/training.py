@@ -29,6 +29,7 @@ from petmad.io import (
     resumable_directory,
     write_extxyz,
 )
+from petmad.models.baseline import write_shifted_base
 from petmad.models.options import llpr_options, pet_options
 
 Kind = Literal["pretrain", "bespoke", "lora", "full"]
@@ -257,6 +258,11 @@ def train(request: TrainRequest) -> TrainedModel:
             # The architecture is the base model's, whatever the config says.
             model_hypers = read_pet_checkpoint(base)["model_data"]["model_hypers"]
             finetune = settings.finetune.model_copy(update={"method": request.kind})
+            if finetune.energy_baseline == "shifted":
+                shifted = work / "shifted_base.ckpt"
+                if not shifted.exists():
+                    write_shifted_base(base, read_extxyz(splits["train"]), shifted)
+                base = shifted.resolve()
         options = pet_options(splits, model_hypers, trainer, seed=request.seed, device=device,
                               finetune=finetune, base_checkpoint=base,
                               with_stress=with_stress)

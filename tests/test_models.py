@@ -12,7 +12,11 @@ from ase.build import bulk
 from petmad.config import TrainingSettings
 from petmad.io import read_extxyz, write_extxyz
 from petmad.models.baseline import model_energies, species_offsets, write_shifted_base
-from petmad.models.lora import load_pet_checkpoint, merge_lora_checkpoint, merge_lora_layers
+from petmad.models.lora import (
+    load_pet_checkpoint,
+    merge_lora_checkpoint,
+    merge_lora_layers,
+)
 from petmad.models.training import ModelError, TrainRequest, read_pet_checkpoint, train
 from petmad.reference.engines import EmtEngine
 
@@ -241,7 +245,12 @@ def test_killed_training_resumes_from_its_last_checkpoint(tmp_path, root, caplog
 def test_pet_with_llpr_drives_md_and_records_its_ensemble(models, tmp_path):
     import pandas as pd
 
-    from petmad.simulate import DynamicsSettings, PotentialSpec, SimulationStopped, run_dynamics
+    from petmad.simulate import (
+        DynamicsSettings,
+        PotentialSpec,
+        SimulationStopped,
+        run_dynamics,
+    )
 
     atoms = bulk("Cu", "fcc", a=3.6, cubic=True).repeat((2, 1, 1))
     model = PotentialSpec(kind="metatomic", path=str(models["base"].exported))

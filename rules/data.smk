@@ -128,6 +128,9 @@ rule sample_md:
         part="train|test",
     params:
         command=md_sampling_command,
+        # Snakemake does not compare params computed from the input (the command above)
+        # between runs: changed MD settings must rerun this job all the same.
+        settings=md_settings,
     log:
         "logs/sample_md/{system}_{part}.log",
     benchmark:

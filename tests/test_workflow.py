@@ -326,6 +326,19 @@ def test_changing_one_system_reruns_only_its_jobs(smoke_run):
     assert jobs["build_structures"] == jobs["label"] == jobs["split"] == 1
     assert jobs["train_bespoke_model"] == jobs["train_lora_model"] == 1
     assert "train_pet_mad" not in jobs  # the universal model does not see system data
+    assert "sample_md" not in jobs  # the rattles' count does not shape the MD
+
+
+def test_changed_md_settings_resample_only_that_part(smoke_run):
+    root, workdir = smoke_run
+    override = workdir / "gaas_md.yaml"
+    override.write_text("data:\n  gaas:\n    md:\n      temperatures_K: [1400]\n")
+    jobs = planned_jobs(root, workdir, "data/gaas/md_train.extxyz",
+                        configfiles=("config.yaml", "presets/smoke.yaml", str(override)))
+    assert jobs == {"sample_md": 1, "total": 1}  # the training MD; its test MD stays
+    assert "sample_md" not in planned_jobs(
+        root, workdir, "data/gaas/md_test.extxyz",
+        configfiles=("config.yaml", "presets/smoke.yaml", str(override)))
 
 
 def planned_jobs(root, workdir, target, configfiles=("config.yaml", "presets/smoke.yaml")):

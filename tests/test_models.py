@@ -11,7 +11,13 @@ from ase.build import bulk
 
 from petmad.config import TrainingSettings
 from petmad.io import read_extxyz, write_extxyz
-from petmad.models.baseline import model_energies, species_offsets, write_shifted_base
+from petmad.models.baseline import (
+    ENERGY_BASELINE_KEY,
+    model_energies,
+    shift_energy_baseline,
+    species_offsets,
+    write_shifted_base,
+)
 from petmad.models.lora import (
     load_pet_checkpoint,
     merge_lora_checkpoint,
@@ -112,6 +118,13 @@ def test_fine_tuning_starts_from_the_base_model_shifted_by_its_offset(models, tm
         assert abs(np.mean([e for e, a in zip(errors, train_frames) if a.numbers[0] == z])) < 1e-4
     options = (models["root"] / "work" / "lora" / "train" / "options.yaml").read_text()
     assert "shifted_base.ckpt" in options
+    checkpoint = torch.load(base, weights_only=False)
+    with pytest.raises(ValueError, match="species \\[79\\] are not known"):
+        shift_energy_baseline(checkpoint, {79: 0.1})
+    for state in ("model_state_dict", "best_model_state_dict"):
+        (checkpoint.get(state) or {}).pop(ENERGY_BASELINE_KEY, None)
+    with pytest.raises(ValueError, match="no per-species energy baseline"):
+        shift_energy_baseline(checkpoint, offsets)
 
 
 def test_merged_lora_predicts_like_unmerged(models, tmp_path):

@@ -66,10 +66,13 @@ def shift_energy_baseline(checkpoint: dict, offsets: dict[int, float]) -> dict:
     ``offsets`` (eV per atom of each species) added to its energy baseline."""
     import metatensor.torch as mts
 
-    for state in ("model_state_dict", "best_model_state_dict"):
-        weights = checkpoint.get(state)
-        if not weights or ENERGY_BASELINE_KEY not in weights:
-            continue
+    states = [state for state in ("model_state_dict", "best_model_state_dict")
+              if ENERGY_BASELINE_KEY in (checkpoint.get(state) or {})]
+    if not states:
+        raise ValueError("the base checkpoint has no per-species energy baseline to shift "
+                         f"({ENERGY_BASELINE_KEY}); set training.finetune.energy_baseline: base")
+    for state in states:
+        weights = checkpoint[state]
         baseline = mts.load_buffer(weights[ENERGY_BASELINE_KEY])
         block = baseline.block()
         types = block.samples.column("center_type").tolist()

@@ -261,7 +261,10 @@ def train(request: TrainRequest) -> TrainedModel:
             if finetune.energy_baseline == "shifted":
                 shifted = work / "shifted_base.ckpt"
                 if not shifted.exists():
-                    write_shifted_base(base, read_extxyz(splits["train"]), shifted)
+                    try:
+                        write_shifted_base(base, read_extxyz(splits["train"]), shifted)
+                    except ValueError as exc:  # no baseline to shift, unknown species
+                        raise ModelError(f"fine-tuning {base.name}: {exc}") from exc
                 base = shifted.resolve()
         options = pet_options(splits, model_hypers, trainer, seed=request.seed, device=device,
                               finetune=finetune, base_checkpoint=base,

@@ -5,9 +5,9 @@ a scale ``s`` fitted on the pretraining data, plus the network.  Fine-tuning kee
 and ``s`` of the targets the base model already has (metatrain fits them only for new
 targets), so the fine-tuned model starts wherever the base model is on the new system,
 including any constant offset per atom.  A base model trained briefly is far off in
-that constant (pet-mad at the default preset: +0.2 eV/atom on water, +0.8 on succinic
-acid, +2.7 on BaTiO3), and LoRA's few parameters, with the energy weighted 0.1 against
-the forces in the loss, do not remove it in a few epochs.
+that constant (pet-mad at the default preset, mean offset on the training sets: +0.19
+eV/atom on water, −0.71 on succinic acid), and LoRA's few parameters, with the energy
+weighted 0.1 against the forces in the loss, do not remove it in a few epochs.
 
 Shifting ``w`` by the per-species least-squares offset of the base model's energies on
 the system's training set removes that constant before training: the fine-tuned model

@@ -13,11 +13,12 @@ from petmad.config import TrainingSettings
 from petmad.io import read_extxyz, write_extxyz
 from petmad.models.baseline import (
     ENERGY_BASELINE_KEY,
-    model_energies,
+    checkpoint_calculator,
     shift_energy_baseline,
     species_offsets,
     write_shifted_base,
 )
+from petmad.models.evaluate import predict
 from petmad.models.lora import (
     load_pet_checkpoint,
     merge_lora_checkpoint,
@@ -109,8 +110,8 @@ def test_fine_tuning_starts_from_the_base_model_shifted_by_its_offset(models, tm
     offsets = write_shifted_base(base, train_frames, shifted)
     assert max(abs(v) for v in offsets.values()) > 1e-3  # a 2-epoch base is off
 
-    before = model_energies(base, train_frames)
-    after = model_energies(shifted, train_frames)
+    before = predict(checkpoint_calculator(base), train_frames)["energy"]
+    after = predict(checkpoint_calculator(shifted), train_frames)["energy"]
     expected = before + np.array([sum(offsets[int(z)] for z in a.numbers) for a in train_frames])
     np.testing.assert_allclose(after, expected, rtol=0, atol=1e-4)
     errors = np.array([a.get_potential_energy() for a in train_frames]) - after

@@ -242,8 +242,14 @@ def test_an_older_published_checkpoint_is_upgraded_and_used(smoke_run, tmp_path)
     old = _downgrade_to_v15(smoke / "models" / "pet-mad.trained.ckpt", tmp_path / "published.ckpt")
     override = tmp_path / "checkpoint.yaml"
     override.write_text("training:\n  base_model: published.ckpt\n")
-    result = snakemake(root, tmp_path, "models/pet-mad.pt", configfiles=(*SMOKE, str(override)))
+    # a system's LoRA model fine-tunes it, its energy baseline first shifted to the system
+    result = snakemake(root, tmp_path, "models/pet-mad.pt", "models/gaas/lora.pt",
+                       configfiles=(*SMOKE, str(override)))
     assert result.returncode == 0, result.stderr[-3000:]
+    shifted = torch.load(tmp_path / "models" / "work" / "gaas" / "lora" / "shifted_base.ckpt",
+                         weights_only=False)
+    assert shifted["model_ckpt_version"] == 16
+    assert (tmp_path / "models" / "gaas" / "lora.pt").stat().st_size > 0
     imported = torch.load(tmp_path / "models" / "pet-mad.trained.ckpt", weights_only=False)
     assert imported["model_ckpt_version"] == 16
     original = torch.load(smoke / "models" / "pet-mad.trained.ckpt", weights_only=False)

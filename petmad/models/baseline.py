@@ -45,20 +45,13 @@ def species_offsets(numbers: list[np.ndarray], residuals: np.ndarray) -> dict[in
     return dict(zip(species, solution.tolist()))
 
 
-def model_energies(checkpoint: Path, frames: list[Atoms]) -> np.ndarray:
-    """A PET checkpoint's total energies (eV) on ``frames``, without forces."""
-    from metatomic.torch import ModelOutput
+def checkpoint_calculator(checkpoint: Path):
+    """An ASE calculator for a PET checkpoint (exported in memory)."""
     from metatomic_ase import MetatomicCalculator
     from metatrain.utils.io import load_model
 
-    calculator = MetatomicCalculator(load_model(str(checkpoint)).export(),
-                                     uncertainty_threshold=None)
-    energies = []
-    for atoms in frames:
-        work = Atoms(atoms.numbers, atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
-        outputs = calculator.run_model(work, {"energy": ModelOutput(per_atom=False)})
-        energies.append(float(outputs["energy"].block().values.detach().sum()))
-    return np.array(energies)
+    return MetatomicCalculator(load_model(str(checkpoint)).export(),
+                               uncertainty_threshold=None)
 
 
 def shift_energy_baseline(checkpoint: dict, offsets: dict[int, float]) -> dict:
@@ -91,10 +84,17 @@ def shift_energy_baseline(checkpoint: dict, offsets: dict[int, float]) -> dict:
 def write_shifted_base(base: Path, frames: list[Atoms], target: Path) -> dict[int, float]:
     """Write ``base`` to ``target`` with its energy baseline shifted by its per-species
     offset on ``frames`` (labeled with reference energies); return the offsets (eV)."""
+    import metatomic.torch  # noqa: F401  (registers the classes checkpoints refer to)
     import torch
 
-    residuals = np.array([a.get_potential_energy() for a in frames]) - model_energies(
-        base, frames)
+    from petmad.models.evaluate import predict
+
+    predictions = predict(checkpoint_calculator(base), frames)
+    if predictions["skipped_unknown_species"]:
+        known = {int(z) for i in predictions["index"] for z in frames[i].numbers}
+        unknown = {int(z) for a in frames for z in a.numbers} - known
+        raise ValueError(f"species {sorted(unknown)} are not known to the base model")
+    residuals = predictions["energy_ref"] - predictions["energy"]
     offsets = species_offsets([a.numbers for a in frames], residuals)
     per_atom = residuals / np.array([len(a) for a in frames])
     log.info("fine-tuning base shifted by its mean offset on the training set, "

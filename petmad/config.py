@@ -484,6 +484,11 @@ class PetHypers(Strict):
         1, ge=1, description="transformer layers per message-passing layer; paper 2"
     )
     num_gnn_layers: int = Field(1, ge=1, description="message-passing layers; paper 2")
+    zbl: bool = Field(
+        False, description="add metatrain's ZBL screened-nuclear repulsion (switched off at "
+        "the sum of the two covalent radii) under the learned energy, so atoms cannot merge "
+        "where the data hold no close contacts; the paper's PET-MAD has none and learns the "
+        "short range from MAD (S4)")
 
 
 class TrainerSettings(Strict):

@@ -256,6 +256,29 @@ def test_killed_training_resumes_from_its_last_checkpoint(tmp_path, root, caplog
     assert result.exported.exists()
 
 
+def test_zbl_makes_a_merged_pair_cost_thousands_of_eV(tmp_path):
+    """pet.zbl adds metatrain's ZBL under the learned energy, through export and LLPR: a
+    Cu-Ni pair 0.3 Å apart costs ~5 keV of screened Coulomb repulsion (ZBL's universal
+    screening; a PET alone, trained briefly on EMT labels, gives a few eV), and apart from
+    that pair the model is the trained PET."""
+    from ase import Atoms
+
+    from petmad.models.evaluate import load_calculator
+
+    settings = TrainingSettings.model_validate({**TINY, "pet": {**TINY["pet"], "zbl": True}})
+    model = train(TrainRequest(kind="bespoke", splits=emt_split(tmp_path / "data", 3),
+                               training=settings, workdir=tmp_path / "work", seed=1))
+    calculator = load_calculator(model.exported)
+
+    def pair_energy(distance):
+        atoms = Atoms("CuNi", positions=[[5, 5, 5], [5, 5, 5 + distance]], cell=[10] * 3,
+                      pbc=True)
+        atoms.calc = calculator
+        return atoms.get_potential_energy()
+
+    assert pair_energy(0.3) - pair_energy(3.0) > 1000.0
+
+
 def test_pet_with_llpr_drives_md_and_records_its_ensemble(models, tmp_path):
     import pandas as pd
 

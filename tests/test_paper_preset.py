@@ -20,6 +20,10 @@ def test_lora_rank_and_scaling_are_the_papers(paper):
     assert finetune.energy_weight == 0.1  # IV.D's, not the default preset's 10
 
 
+def test_pet_mad_learns_its_short_range_without_zbl(paper):
+    assert paper.training.pet.zbl is False  # S4: from MAD's close contacts; the default adds ZBL
+
+
 @pytest.mark.parametrize("preset", [[], ["presets/paper.yaml"]])
 def test_metatrain_applies_the_configured_scaling(root, preset):
     """The options the workflow writes, given to metatrain's own LoRA injection, give

@@ -415,6 +415,21 @@ def test_a_target_builds_only_what_it_needs(tmp_path, root):
     assert jobs == {"succinic_reference": 1, "succinic_shielding_model": 1, "total": 2}
 
 
+def test_run_cost_puts_every_job_of_the_smoke_run_in_its_stage(smoke_run, root):
+    """benchmarks/run_cost.py (the README's per-stage costs) knows every rule's benchmark."""
+    _, workdir = smoke_run
+    sys.path.insert(0, str(root / "benchmarks"))
+    from run_cost import job_times, rule_stages
+
+    jobs = job_times(workdir, rule_stages())
+    assert "other" not in set(jobs["stage"]), jobs.loc[jobs["stage"] == "other", "job"].tolist()
+    assert {"data", "models", "gaas_melting", "water_pimd", "supplementary"} <= set(jobs["stage"])
+    assert (jobs["wall_s"] > 0).all()
+    printed = subprocess.run([sys.executable, str(root / "benchmarks" / "run_cost.py"),
+                              str(workdir)], capture_output=True, text=True, check=True).stdout
+    assert f"{len(jobs)} jobs" in printed
+
+
 @pytest.mark.parametrize("preset", ["config.yaml", "presets/smoke.yaml", "presets/paper.yaml"])
 def test_dry_run_every_preset_and_the_slurm_profile(tmp_path, root, preset):
     configfiles = ("config.yaml",) if preset == "config.yaml" else ("config.yaml", preset)

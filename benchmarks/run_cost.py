@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCHMARK = re.compile(r'benchmark:\s*\n\s*(?:f?)"logs/([A-Za-z0-9_]+)')
+BENCHMARK = re.compile(r'benchmark:\s*\n\s*f?"logs/([A-Za-z0-9_]+)')
 
 
 def rule_stages(rules_dir: Path = ROOT / "rules") -> dict[str, str]:

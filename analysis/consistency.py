@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.output import pyplot, save_figure, write_csv
-from analysis.water_pimd import OO_FIRST_PEAK_MAX_A, REFERENCE, first_peaks
+from analysis.output import REFERENCE, pyplot, save_figure, write_csv
+from analysis.water_pimd import OO_FIRST_PEAK_MAX_A, first_peaks
 
-TARGETS = ("bespoke", "reference")
+TARGETS = ("bespoke", REFERENCE)
 COVERAGE_Z = 2.0
 HEA_ELEMENTS = ("Ni", "Cr", "Mn")
 
@@ -93,8 +93,8 @@ def water_observables(table: pd.DataFrame, rdf: pd.DataFrame | None) -> Iterator
         return
     oxygen = rdf[(rdf["pair"] == "O-O") & (rdf["r_A"] < OO_FIRST_PEAK_MAX_A)]
     for model, curves in oxygen.groupby("model", sort=False):
-        if model == REFERENCE:  # its MD is classical: only the peak position compares
-            continue
+        if model == REFERENCE and curves["beads"].max() == 1:
+            continue  # its held-out MD is classical: only the peak position compares
         curve = curves[curves["beads"] == curves["beads"].max()]
         if curve["g"].notna().any():
             peak = curve.loc[curve["g"].idxmax()]

@@ -53,6 +53,17 @@ def study_parser(doc: str) -> argparse.ArgumentParser:
     return parser
 
 
+REFERENCE = "reference"  # the model name the reference engine's own values carry
+
+
+def add_reference_md_option(parser: argparse.ArgumentParser) -> None:
+    """``--reference-md``: the reference engine's held-out MD frames (extxyz), from which a
+    study takes the reference's own classical values; given empty by the rule when the
+    reference runs the study itself."""
+    parser.add_argument("--reference-md", type=Path, nargs="?", const=None, default=None,
+                        help="the reference engine's held-out MD frames (extxyz)")
+
+
 def tables_parser(doc: str, inputs: str) -> argparse.ArgumentParser:
     """The command line of a benchmark summary: per-model CSV files (``--<inputs>``) in,
     one table and one figure out."""

@@ -13,6 +13,11 @@ its N_eff, the model uncertainty (the spread of the mean reweighted to the LLPR 
 members) and a convergence verdict; the static value is the model's prediction on that
 model's relaxed crystal.  The figure marks every mean with its statistical error (thin
 bar) and model uncertainty (wide pale bar), hollow when not converged.
+
+With ``--reference-md`` (the held-out frames of the reference engine's own classical MD
+of the crystal at the study's temperature, data/succinic/md_test.extxyz), the table gains
+the reference's MD row per site class (model ``reference``): what the other models' MD
+means are held against in the consistency scorecard.
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ import pandas as pd
 
 from analysis.output import (
     MODEL_COLOURS,
+    REFERENCE,
     VERDICT_NOTE,
+    add_reference_md_option,
     draw_points,
     pyplot,
     save_figure,
@@ -100,13 +107,42 @@ def run_reweighting(run: Path, steps: np.ndarray, temperature: float):
     return ensemble_reweighting(records["energy_ensemble"][rows], temperature), covered
 
 
-def shielding_table(status_files: list[Path], model, settings: dict
-                    ) -> tuple[pd.DataFrame, dict]:
+def predicted_sites(model, configs: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The shielding model's σ_iso of every hydrogen of ``configs``, its site class and the
+    index of its configuration."""
+    from petmad.shielding.reference import hydrogen_sites
+
+    predicted, index = model.predict(configs)
+    config_sites = [hydrogen_sites(c) for c in configs]
+    sites = np.array([config_sites[c][a] for c, a in index])
+    return predicted, sites, index[:, 0]
+
+
+def reference_md_rows(path: Path, model) -> tuple[list[dict], dict]:
+    """The reference engine's classical σ_iso per site class over its held-out MD frames
+    (sampled after their own equilibration: every frame counts)."""
+    from ase.io import read
+
+    frames = read(path, index=":")
+    if not frames:
+        return [], {}
+    predicted, sites, frame_of = predicted_sites(model, frames)
+    base = {"model": REFERENCE, "sampling": "md", "beads": 1, "status": "ok",
+            "reason": ""}
+    rows = [{**base, "site": site, **values}
+            for site, values in site_statistics(predicted, sites, frame_of).items()]
+    return rows, {(REFERENCE, "md", row["site"]): predicted[sites == row["site"]]
+                  for row in rows}
+
+
+def shielding_table(status_files: list[Path], model, settings: dict,
+                    reference_md: Path | None = None) -> tuple[pd.DataFrame, dict]:
     from ase.io import read
 
     from petmad.shielding.reference import hydrogen_sites
 
-    rows, samples, statics = [], {}, {}
+    rows, samples = reference_md_rows(reference_md, model) if reference_md else ([], {})
+    statics = {}
     for path in status_files:
         status = json.loads(path.read_text())
         name, sampling = path.parent.parent.name, path.parent.name
@@ -126,10 +162,8 @@ def shielding_table(status_files: list[Path], model, settings: dict
                                                   settings["equilibration_fraction"])
         reweighting, covered = run_reweighting(path.parent / "sampling", steps,
                                                settings["temperature_K"])
-        predicted, index = model.predict(configs)
-        config_sites = [hydrogen_sites(c) for c in configs]
-        sites = np.array([config_sites[c][a] for c, a in index])
-        frames = frame_of[index[:, 0]]
+        predicted, sites, config_of = predicted_sites(model, configs)
+        frames = frame_of[config_of]
         for site, values in site_statistics(predicted, sites, frames, reweighting,
                                             covered).items():
             rows.append({**base, "site": site, **values,
@@ -212,9 +246,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", type=Path, required=True)
     parser.add_argument("--test", type=Path, required=True)
     parser.add_argument("--parity", type=Path, required=True)
+    add_reference_md_option(parser)
     args = parser.parse_args(argv)
     model = ShieldingModel.load(args.model)
-    table, data = shielding_table(args.status, model, args.settings)
+    table, data = shielding_table(args.status, model, args.settings, args.reference_md)
     table["shielding_model_test_rmse_ppm"] = model.metrics["test_rmse_ppm"]
     write_csv(args.table, table)
     distribution_figure(table, data, args.figure, args.settings["temperature_K"])

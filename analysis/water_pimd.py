@@ -31,7 +31,9 @@ import pandas as pd
 
 from analysis.output import (
     MODEL_COLOURS,
+    REFERENCE,
     VERDICT_NOTE,
+    add_reference_md_option,
     draw_points,
     pyplot,
     save_figure,
@@ -62,7 +64,6 @@ GAS_CONSTANT_J_MOL_K = 8.314462618
 PAIRS = (("O", "O"), ("O", "H"))
 # The g_OO first peak lies below this distance in liquid water (about 2.8 Å).
 OO_FIRST_PEAK_MAX_A = 3.3
-REFERENCE = "reference"
 # Liquid water at 298 K and 1 atm: C_V = 74.5 J/mol/K (C_P = 75.3 J/mol/K; IAPWS-95).
 EXPERIMENT_CV_J_MOL_K = 74.5
 
@@ -291,8 +292,7 @@ def water_figure(table: pd.DataFrame, rdf: pd.DataFrame, path: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = study_parser(__doc__)
     parser.add_argument("--rdf-table", type=Path, required=True)
-    parser.add_argument("--reference-md", type=Path, nargs="?", const=None, default=None,
-                        help="the reference engine's MD frames (extxyz) for its own g(r)")
+    add_reference_md_option(parser)
     args = parser.parse_args(argv)
     table, rdf = water_tables(args.status, args.settings, args.reference_md)
     write_csv(args.table, table)

@@ -1274,9 +1274,16 @@ class Config(Strict):
     )
     models: list[str] = Field(
         default_factory=lambda: ["pet-mad", "bespoke", "lora"],
-        description="models each case study runs with: pet-mad, bespoke, lora (trained "
+        description="models each case study runs with (unless study_models names its "
+        "own): pet-mad, bespoke, lora (trained "
         "here), reference (the labeling engine), a bundled SevenNet (7net-0, "
         "7net-0_22May2024, 7net-l3i5) or a model_library entry",
+    )
+    study_models: dict[SystemName, list[str]] = Field(
+        default_factory=dict,
+        description="per case study, the models it runs with instead of models, e.g. "
+        "{succinic: [pet-mad, bespoke, lora, reference]} to run the reference engine in "
+        "that study alone (its MD costs far more than a PET's)",
     )
     model_library: dict[str, LibraryModel] = Field(
         default_factory=dict,
@@ -1304,9 +1311,16 @@ class Config(Strict):
                     f"model_library name {name!r} must differ from {list(MODELS)} and use "
                     "letters, digits and . _ + - only (it names folders and files)")
         known = [*MODELS, *self.library]
-        for key, names, allowed in (("models", self.models, known),
-                                    ("training.external_models", self.training.external_models,
-                                     list(self.library))):
+        lists = [("models", self.models, known),
+                 *((f"study_models.{system}", names, known)
+                   for system, names in self.study_models.items()),
+                 ("training.external_models", self.training.external_models,
+                  list(self.library))]
+        for system, names in self.study_models.items():
+            if not names:
+                raise ValueError(f"study_models.{system} is empty: name the models the "
+                                 f"{system} study runs with, or leave it out to run models")
+        for key, names, allowed in lists:
             for index, name in enumerate(names):
                 if name not in allowed:
                     raise ValueError(f"{key}.{index}: unknown model {name!r}; known: {allowed} "
@@ -1330,9 +1344,8 @@ class Config(Strict):
         # The 'file' engine reads labels; nothing can ask it for a new calculation.
         if self.reference.computes:
             return self
-        if "reference" in self.models:
-            raise ValueError("models lists 'reference', but reference.engine 'file' only reads "
-                             "labels and cannot run a simulation")
+        # (A 'reference' among the studies' models is left out of them, with one line:
+        # petmad.models.registry.refused_studies.)
         if self.studies.succinic_nmr.reference_set == "computed":
             raise ValueError("studies.succinic_nmr.reference_set 'computed' needs a reference "
                              "engine that computes; reference.engine 'file' only reads labels")
@@ -1417,7 +1430,9 @@ def user_files(config: Config) -> dict[str, str]:
     choice = config.studies.succinic_nmr.reference_set
     if "succinic" in config.systems and choice not in ("shipped", "computed"):
         files["studies.succinic_nmr.reference_set"] = choice
-    for name in dict.fromkeys([*config.models, *config.training.external_models]):
+    named = [*config.models, *(n for names in config.study_models.values() for n in names),
+             *config.training.external_models]
+    for name in dict.fromkeys(named):
         entry = config.model_library.get(name)
         if entry is not None and entry.kind == "metatomic":
             files[f"model_library.{name}.path"] = entry.path

@@ -195,6 +195,17 @@ TEST_SETS = {
        for system, part in MD_SETS if part == "test"},
 }
 
+
+
+def held_out_reference_md(system):
+    """The held-out reference-MD frames of ``system``, from which its study takes the
+    reference engine's own classical values when the reference does not run the study
+    itself (nothing when it does, or when no such frames are sampled)."""
+    if "reference" in study_models(system):
+        return []
+    return TEST_SETS.get(f"{system}-md", [])
+
+
 SYSTEM_MODEL_KINDS = ["bespoke", "lora"]
 # The model lists come from petmad/campaign.py, which costs the same jobs these rules plan.
 # Universal potentials compared in the accuracy table, minus the one labeling the data.

@@ -127,6 +127,9 @@ rule succinic_nmr:
                     sampling=["md", "pimd"]),
         model="models/succinic/shielding.npz",
         test="models/succinic/shielding_test.csv",
+        # the reference engine's own classical σ_iso, from its held-out MD frames, unless
+        # the reference runs the study itself
+        reference_md=held_out_reference_md("succinic"),
     output:
         figure=report("results/succinic_nmr.pdf", caption="../report/succinic_nmr.rst",
                       category="Case studies"),
@@ -148,5 +151,6 @@ rule succinic_nmr:
         runtime=30,
     shell:
         "python -m analysis.succinic_nmr --status {input.runs} --model {input.model} "
-        "--test {input.test} --settings '{params.settings}' --table {output.table} "
+        "--test {input.test} --reference-md {input.reference_md} "
+        "--settings '{params.settings}' --table {output.table} "
         "--figure {output.figure} --parity {output.parity} > {log} 2>&1"

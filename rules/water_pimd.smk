@@ -71,8 +71,9 @@ rule water_pimd:
         "Water pair correlations and heat capacity against the number of beads"
     input:
         runs=[f"runs/water/{m}/P{p}/status.json" for m, p in water_points()],
-        # the reference engine's own classical g(r), from its held-out MD frames
-        reference_md=TEST_SETS.get("water-md", []),
+        # the reference engine's own classical g(r), from its held-out MD frames, unless
+        # the reference runs the study itself
+        reference_md=held_out_reference_md("water"),
     output:
         figure=report("results/water_pimd.pdf", caption="../report/water_pimd.rst",
                       category="Case studies"),

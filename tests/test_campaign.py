@@ -46,13 +46,22 @@ def snakemake_jobs(root, workdir, configfiles):
             if len(line.split()) == 2 and line.split()[1].isdigit()}
 
 
-@pytest.mark.parametrize("case", ["smoke, every model", "paper"])
+MODEL_CHOICES = {
+    # the smoke preset's studies fanned out over every model, reference included
+    "smoke, every model": "models: [pet-mad, bespoke, lora, reference]\n",
+    # study_models: the reference in one study, LoRA alone in another
+    "smoke, per-study models": "models: [pet-mad, bespoke]\n"
+                               "study_models: {water: [pet-mad, reference], hea: [lora]}\n",
+}
+
+
+@pytest.mark.parametrize("case", [*MODEL_CHOICES, "paper"])
 def test_rows_stand_for_every_job_snakemake_plans(tmp_path, root, case):
     if case == "paper":  # computed NMR reference set, learning curves on every system
         configfiles = preset(root, "presets/paper.yaml")
-    else:  # the smoke preset's studies fanned out over every model, reference included
+    else:
         models = tmp_path / "models.yaml"
-        models.write_text("models: [pet-mad, bespoke, lora, reference]\n")
+        models.write_text(MODEL_CHOICES[case])
         configfiles = [*preset(root, "presets/smoke.yaml"), str(models)]
     planned = snakemake_jobs(root, tmp_path / "work", configfiles)
     table = campaign_cost(load_config_files(configfiles))

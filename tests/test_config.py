@@ -40,6 +40,10 @@ def test_exported_schema_is_in_sync(root):
         ({"data": {"mad": {"elemnts": ["H"]}}}, r"'data\.mad\.elemnts' is not known"),
         ({"systems": ["lps", "argon"]}, r"'systems\.1'.*'lps', 'gaas'.*got 'argon'"),
         ({"models": ["mace"]}, r"models\.0: unknown model 'mace'.*'pet-mad'.*model_library"),
+        ({"study_models": {"water": ["pet-mad", "mace"]}},
+         r"study_models\.water\.1: unknown model 'mace'"),
+        ({"study_models": {"argon": ["pet-mad"]}}, r"'study_models\.argon.*'lps'.*got 'argon'"),
+        ({"study_models": {"bto": []}}, r"study_models\.bto is empty"),
         ({"reference": {"engine": "vasp"}}, r"'reference\.engine'.*'sevennet'.*got 'vasp'"),
         ({"data": {"mad": {"elements": ["H", "Xx"]}}}, r"'data\.mad\.elements\.1'.*'Xx'"),
         ({"data": {"split": [0.5, 0.5, 0.5]}}, r"'data\.split'.*sum to 1"),
@@ -115,6 +119,27 @@ def test_universal_set_must_cover_the_case_study_species():
     # a user's base model decides its own species
     validate_config({"systems": ["gaas"], "data": {"mad": {"elements": ["Cu"]}},
                      "training": {"base_model": "published.ckpt"}})
+
+
+def test_study_models_override_models_and_a_label_file_runs_no_study():
+    from petmad.models.registry import refused_studies, study_models
+
+    config = validate_config({"models": ["pet-mad", "bespoke"],
+                              "study_models": {"bto": ["lora", "reference"]}})
+    assert study_models(config, "water") == ["pet-mad", "bespoke"]
+    assert study_models(config, "bto") == ["lora", "reference"]
+    assert refused_studies(config) == []
+    # the 'file' engine reads labels: the studies that ask for it run without it, said once
+    files = validate_config({"models": ["pet-mad", "reference"],
+                             "study_models": {"bto": ["lora", "reference"]},
+                             "reference": {"engine": "file",
+                                           "file": {"path": "labels/{dataset}.extxyz"}}})
+    assert study_models(files, "bto") == ["lora"]
+    assert study_models(files, "water") == ["pet-mad"]
+    refused = refused_studies(files)
+    assert len(refused) == len(files.systems)
+    assert refused[-1] == ("model 'reference' computes nothing with reference.engine 'file' "
+                           "(it reads labels): not run in the bto study")
 
 
 def test_missing_base_model_stops_before_any_job(root, tmp_path):

@@ -21,7 +21,23 @@ def test_lora_rank_and_scaling_are_the_papers(paper):
 
 
 def test_pet_mad_learns_its_short_range_without_zbl(paper):
-    assert paper.training.pet.zbl is False  # S4: from MAD's close contacts; the default adds ZBL
+    assert paper.training.pet.zbl is False  # S4: from MAD's close contacts
+
+
+def test_every_study_runs_with_the_reference_engine(paper):
+    """The scorecard holds every model against the reference's own run (DFT MD): each
+    study plans its reference jobs, and the campaign table costs them."""
+    from petmad.campaign import campaign_cost
+    from petmad.models.registry import study_models
+
+    assert paper.reference.engine == "gpaw" and not paper.study_models
+    for system in paper.systems:
+        assert study_models(paper, system) == ["pet-mad", "bespoke", "lora", "reference"]
+    table = campaign_cost(paper)
+    simulated = table[(table["stage"] == "simulation") & (table["model"] == "reference")]
+    studies = {"lps_conductivity", "gaas_melting", "hea_segregation", "water_pimd",
+               "succinic_nmr", "bto_dielectric"}
+    assert studies <= set(simulated["study"])
 
 
 @pytest.mark.parametrize("preset", [[], ["presets/paper.yaml"]])

@@ -1,5 +1,6 @@
 """The workflow itself: the smoke preset end to end, targeted builds, profiles, lint."""
 
+import shutil
 import subprocess
 import sys
 
@@ -10,13 +11,15 @@ from conftest import snakemake
 pytestmark = pytest.mark.workflow
 
 SYSTEMS = ["lps", "gaas", "hea", "water", "succinic", "bto"]
+# The smoke preset's held-out reference-MD test sets (training MD: gaas and water only).
+MD_TEST_SETS = ["gaas-md", "water-md", "succinic-md"]
 
 
 def test_smoke_preset_builds_every_dataset(smoke_run):
     root, workdir = smoke_run
     table = pd.read_csv(workdir / "results" / "datasets.csv")
     # and the held-out reference-MD test sets the smoke preset samples
-    assert set(table["dataset"]) == {"mad", *SYSTEMS, "gaas-md", "water-md"}
+    assert set(table["dataset"]) == {"mad", *SYSTEMS, *MD_TEST_SETS}
     md_test = table[table["dataset"].str.endswith("-md")]
     assert (md_test["n_test"] == 2).all() and (md_test[["n_train", "n_val"]] == 0).all().all()
     table = table[~table["dataset"].str.endswith("-md")]
@@ -40,9 +43,9 @@ def test_smoke_preset_trains_and_benchmarks_every_model(smoke_run):
     accuracy = pd.read_csv(results / "accuracy.csv")
     overall = accuracy[accuracy["subset"] == "all"]
     assert set(overall["family"]) == {"pet-mad", "bespoke", "lora", "external"}
-    # every test set, the held-out reference-MD ones of the smoke preset's gaas and water too
+    # every test set, the held-out reference-MD ones of the smoke preset too
     assert set(overall.loc[overall["family"] == "pet-mad", "dataset"]) == {
-        "mad", *SYSTEMS, "gaas-md", "water-md"}
+        "mad", *SYSTEMS, *MD_TEST_SETS}
     assert set(overall.loc[overall["family"] == "bespoke", "system"]) == set(SYSTEMS)
     assert overall["forces_mae [meV/Å]"].notna().all()
     retention = pd.read_csv(results / "lora_retention.csv")
@@ -89,14 +92,14 @@ def test_smoke_preset_samples_reference_md_for_training_and_testing(smoke_run):
     # every model is scored on the held-out MD frames
     accuracy = pd.read_csv(workdir / "results" / "accuracy.csv")
     md_rows = accuracy[accuracy["dataset"].str.endswith("-md") & (accuracy["subset"] == "all")]
-    assert set(md_rows["dataset"]) == {"gaas-md", "water-md"}
-    for dataset in ("gaas-md", "water-md"):
+    assert set(md_rows["dataset"]) == set(MD_TEST_SETS)
+    for dataset in MD_TEST_SETS:
         assert set(md_rows.loc[md_rows["dataset"] == dataset, "model"]) == {
             "pet-mad", "bespoke", "lora", "7net-l3i5"}
     assert md_rows["forces_mae [meV/Å]"].notna().all()
     cost = pd.read_csv(workdir / "results" / "campaign_cost.csv")
     assert sorted(cost.loc[cost["rule"] == "sample_md", "job"]) == [
-        "gaas/test", "gaas/train", "water/test", "water/train"]
+        "gaas/test", "gaas/train", "succinic/test", "water/test", "water/train"]
     # the water study draws the reference engine's own g(r) from the held-out frames, and
     # the scorecard holds the models' first O-O peak against it
     rdf = pd.read_csv(workdir / "results" / "water_rdf.csv")
@@ -165,8 +168,13 @@ def test_smoke_preset_runs_the_water_study(smoke_run):
 def test_smoke_preset_runs_the_nmr_study(smoke_run):
     _, workdir = smoke_run
     table = pd.read_csv(workdir / "results" / "succinic_nmr.csv")
-    assert set(table["model"]) == {"pet-mad"}  # the smoke preset's case-study model
+    # the smoke preset's case-study model, and the reference's own classical shieldings
+    # from its held-out MD frames
+    assert set(table["model"]) == {"pet-mad", "reference"}
     assert set(table["sampling"]) == {"md", "pimd"}
+    reference = table[table["model"] == "reference"]
+    assert set(reference["sampling"]) == {"md"} and (reference["status"] == "ok").all()
+    assert set(reference["site"]) == {"H3 (COOH)", "H1/H2 (CH2)"}
     finished = table[table["status"] == "ok"]
     assert set(finished["site"]) <= {"H3 (COOH)", "H1/H2 (CH2)"}
     assert finished["mean_ppm"].between(0, 60).all()
@@ -262,12 +270,15 @@ def test_smoke_preset_makes_the_consistency_scorecard(smoke_run):
     _, workdir = smoke_run
     card = pd.read_csv(workdir / "results" / "consistency.csv")
     # the studies with finished runs give their headline numbers: pet-mad's, and the
-    # reference engine's own MD for water's O-O first-peak position
+    # reference engine's from its held-out MD frames: water's O-O first-peak position and
+    # succinic acid's classical shieldings
     assert set(card["study"]) <= set(SYSTEMS) and len(card) > 0
     assert set(card["model"]) == {"pet-mad", "reference"}
-    reference = card[card["model"] == "reference"]
-    assert set(reference["observable"]) == {"g_OO first peak position (classical)"}
-    assert reference["value"].between(2.5, 3.2).all()  # Å: water's O-O neighbours
+    reference = card[card["model"] == "reference"].set_index("observable")
+    assert set(reference.index) == {
+        "g_OO first peak position (classical)", "σ_iso H3 (COOH) MD", "σ_iso H1/H2 (CH2) MD"}
+    # Å: water's O-O neighbours
+    assert 2.5 < reference.loc["g_OO first peak position (classical)", "value"] < 3.2
     assert "delta_vs_reference" in card
     assert set(card["converged"]) <= {"yes", "no", "unknown"}
     assert card["delta_vs_bespoke"].isna().all()  # no bespoke run at the smoke preset
@@ -341,6 +352,62 @@ def test_changed_md_settings_resample_only_that_part(smoke_run):
         configfiles=("config.yaml", "presets/smoke.yaml", str(override)))
 
 
+def test_the_reference_engine_runs_a_study_and_the_scorecard_holds_models_against_it(
+        smoke_run, tmp_path):
+    """study_models adds the reference engine to the BaTiO3 study (10 atoms, 100 steps) on
+    a copy of the smoke run: its own runs are made, everything else is reused, and the
+    scorecard sets pet-mad's ε beside the reference's."""
+    root, smoke = smoke_run
+    for folder in ("data", "models", "runs", "results"):
+        shutil.copytree(smoke / folder, tmp_path / folder)
+    for stale in ("bto_dielectric", "consistency"):  # to be made again, with the reference
+        for path in (tmp_path / "results").glob(f"{stale}.*"):
+            path.unlink()
+    kept = tmp_path / "runs" / "bto" / "pet-mad" / "300K" / "status.json"
+    before = kept.stat().st_mtime_ns
+    extra = tmp_path / "reference.yaml"
+    extra.write_text("study_models: {bto: [pet-mad, reference]}\n")
+    result = snakemake(root, tmp_path, "results/consistency.csv",
+                       configfiles=("config.yaml", "presets/smoke.yaml", str(extra)))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert kept.stat().st_mtime_ns == before, "pet-mad's runs must be reused"
+
+    table = pd.read_csv(tmp_path / "results" / "bto_dielectric.csv")
+    states = table[table["kind"] == "temperature"]
+    assert sorted(zip(states["model"], states["temperature_K"])) == [
+        ("pet-mad", 100), ("pet-mad", 300), ("reference", 100), ("reference", 300)]
+    # the reference engine's own MD finishes (no guard stop) and gives a dielectric constant
+    reference = states[states["model"] == "reference"]
+    assert (reference["status"] == "ok").all() and (reference["eps_iso"] > 1).all()
+    card = pd.read_csv(tmp_path / "results" / "consistency.csv")
+    assert {"ε_iso 100 K", "ε_iso 300 K"} <= set(
+        card.loc[card["model"] == "reference", "observable"])
+    # (the card keeps finished runs only; pet-mad's smoke runs of BaTiO3 finish)
+    held = card[(card["model"] == "pet-mad") & card["observable"].str.startswith("ε_iso")]
+    assert len(held) == 2 and held["delta_vs_reference"].notna().all()
+    assert held["z_statistical_vs_reference"].notna().all()
+
+
+@pytest.mark.parametrize("study, analysis", [("water", "water_pimd"),
+                                             ("succinic", "succinic_nmr")])
+def test_held_out_frames_stand_in_for_the_reference_only_where_it_does_not_run(
+        tmp_path, root, study, analysis):
+    def analysis_command(extra):
+        override = tmp_path / "models.yaml"
+        override.write_text(extra)
+        result = snakemake(root, tmp_path / "work", f"results/{analysis}.pdf", "-n", "-p",
+                           configfiles=("config.yaml", "presets/smoke.yaml", str(override)))
+        assert result.returncode == 0, result.stderr[-2000:]
+        return next(line for line in result.stdout.splitlines()
+                    if f"-m analysis.{analysis}" in line)
+
+    held_out = f"--reference-md data/{study}/md_test.extxyz"
+    assert held_out in analysis_command("seed: 20250101\n")
+    own_run = analysis_command(f"study_models: {{{study}: [pet-mad, reference]}}\n")
+    assert "--reference-md " in own_run and held_out not in own_run
+    assert f"runs/{study}/reference/" in own_run
+
+
 def planned_jobs(root, workdir, target, configfiles=("config.yaml", "presets/smoke.yaml")):
     result = snakemake(root, workdir, target, "-n", "--quiet", "rules", configfiles=configfiles)
     assert result.returncode == 0, result.stderr
@@ -385,7 +452,8 @@ def test_a_target_builds_only_what_it_needs(tmp_path, root):
     assert jobs == {"build_structures": 2, "label": 2, "split": 2, "train_pet_mad": 1,
                     "train_bespoke_model": 1, "train_lora_model": 1, "succinic_relax": 3,
                     "succinic_md": 6, "succinic_shielding_model": 1, "succinic_nmr": 1,
-                    "total": 20}
+                    # the held-out reference MD: the reference's own classical σ_iso
+                    "sample_md": 1, "total": 21}
     jobs = planned_jobs(root, tmp_path, "results/bto_dielectric.pdf",
                         configfiles=configfiles)
     assert jobs == {"build_structures": 2, "label": 2, "split": 2, "train_pet_mad": 1,

@@ -150,17 +150,35 @@ def missing_species(config: Config, name: str, system: str) -> list[str]:
     return [] if covered is None else sorted(set(SYSTEM_ELEMENTS[system]) - covered)
 
 
+def asked_models(config: Config, system: str) -> list[str]:
+    """The models a study of ``system`` is asked to run with: its ``study_models`` entry,
+    else ``models``."""
+    return config.study_models.get(system, config.models)
+
+
+def refusal(config: Config, name: str, system: str) -> str | None:
+    """Why a study of ``system`` cannot run with ``name``, or None when it can."""
+    if name == "reference" and not config.reference.computes:
+        return (f"model 'reference' computes nothing with reference.engine "
+                f"'{config.reference.engine}' (it reads labels): not run in the {system} "
+                "study")
+    if missing := missing_species(config, name, system):
+        return f"model '{name}' lacks {missing} needed by the {system} study: not run with it"
+    return None
+
+
 def study_models(config: Config, system: str) -> list[str]:
-    """The models of ``config.models`` that a study of ``system`` runs with: those that
-    cover its species."""
-    return [name for name in config.models if not missing_species(config, name, system)]
+    """The asked models that a study of ``system`` runs with: those that cover its
+    species (and the reference engine where it computes)."""
+    return [name for name in asked_models(config, system)
+            if refusal(config, name, system) is None]
 
 
 def refused_studies(config: Config) -> list[str]:
-    """One line per (model, study) left out because the model lacks a species."""
-    return [f"model '{name}' lacks {missing} needed by the {system} study: not run with it"
-            for system in config.systems for name in config.models
-            if (missing := missing_species(config, name, system))]
+    """One line per (model, study) left out: a model that lacks a species, or the
+    reference engine where it only reads labels."""
+    return [line for system in config.systems for name in asked_models(config, system)
+            if (line := refusal(config, name, system)) is not None]
 
 
 def say_refused_studies(config: Config) -> None:

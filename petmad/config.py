@@ -1310,16 +1310,16 @@ class Config(Strict):
                 raise ValueError(
                     f"model_library name {name!r} must differ from {list(MODELS)} and use "
                     "letters, digits and . _ + - only (it names folders and files)")
+        for system, names in self.study_models.items():
+            if not names:
+                raise ValueError(f"study_models.{system} is empty: name the models the "
+                                 f"{system} study runs with, or leave it out to run models")
         known = [*MODELS, *self.library]
         lists = [("models", self.models, known),
                  *((f"study_models.{system}", names, known)
                    for system, names in self.study_models.items()),
                  ("training.external_models", self.training.external_models,
                   list(self.library))]
-        for system, names in self.study_models.items():
-            if not names:
-                raise ValueError(f"study_models.{system} is empty: name the models the "
-                                 f"{system} study runs with, or leave it out to run models")
         for key, names, allowed in lists:
             for index, name in enumerate(names):
                 if name not in allowed:

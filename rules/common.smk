@@ -196,7 +196,6 @@ TEST_SETS = {
 }
 
 
-
 def held_out_reference_md(system):
     """The held-out reference-MD frames of ``system``, from which its study takes the
     reference engine's own classical values when the reference does not run the study

@@ -164,7 +164,9 @@ def scorecard(observables: pd.DataFrame) -> pd.DataFrame:
             on=["study", "observable"]).add_suffix("_target").set_index(table.index)
         joined = pd.concat([table, joined], axis=1)
         delta = joined["value"] - joined["value_target"]
-        statistical = np.hypot(joined["error"].fillna(0.0), joined["error_target"].fillna(0.0))
+        # A value without a statistical error (e.g. a g(r) peak with no single maximum) has
+        # no z: zero error would make any difference look significant.
+        statistical = np.hypot(joined["error"], joined["error_target"])
         total = np.sqrt(statistical**2 + joined["model_uncertainty"].fillna(0.0) ** 2)
         itself = table["model"] == target
         with np.errstate(divide="ignore", invalid="ignore"):

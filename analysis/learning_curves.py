@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from analysis.accuracy import COLOURS, errors, load_predictions
@@ -40,6 +41,25 @@ def learning_curve_table(eval_dir: Path, systems: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values(["system", "method", "train_fraction"])
 
 
+def power_law(sizes, errors) -> tuple[float, float]:
+    """Least-squares line through log(error) against log(size): error ≈ a · size^(−b).
+    Returns (a, b); b > 0 when the error falls with more data."""
+    sizes, errors = np.asarray(sizes, float), np.asarray(errors, float)
+    keep = np.isfinite(sizes) & np.isfinite(errors) & (sizes > 0) & (errors > 0)
+    if keep.sum() < 2 or np.unique(sizes[keep]).size < 2:
+        raise ValueError("a power law needs errors at two or more training-set sizes")
+    slope, intercept = np.polyfit(np.log(sizes[keep]), np.log(errors[keep]), 1)
+    return float(np.exp(intercept)), float(-slope)
+
+
+def size_for_error(target: float, a: float, b: float) -> float:
+    """The smallest training-set size (≥ 1) at which a · size^(−b) is at or below
+    ``target``; infinite when the curve does not fall (b ≤ 0) and starts above it."""
+    if target >= a:
+        return 1.0
+    return float((a / target) ** (1.0 / b)) if b > 0 else float(np.inf)
+
+
 def learning_curve_figure(table: pd.DataFrame, path: Path) -> None:
     plt = pyplot()
     systems = list(dict.fromkeys(table["system"]))
@@ -52,8 +72,14 @@ def learning_curve_figure(table: pd.DataFrame, path: Path) -> None:
                 ax.axhline(group["forces_mae [meV/Å]"].iloc[0], color="black", ls="--",
                            label="pet-mad")
             else:
+                label = method
+                try:  # the slope says what more data buys
+                    _, b = power_law(group["train_fraction"], group["forces_mae [meV/Å]"])
+                    label = f"{method} (MAE ∝ n^{-b:.2f})"
+                except ValueError:  # a single point
+                    pass
                 ax.loglog(group["train_fraction"], group["forces_mae [meV/Å]"], "o-",
-                          color=METHOD_COLOURS.get(method), label=method)
+                          color=METHOD_COLOURS.get(method), label=label)
         ax.set_xlabel("fraction of the training set")
         ax.set_ylabel("test force MAE (meV/Å)")
         ax.set_title("MAD (pet-mad from scratch)" if system == UNIVERSAL_SET else system)

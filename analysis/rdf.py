@@ -117,9 +117,10 @@ def first_peak_position(r: np.ndarray, h: np.ndarray, d: np.ndarray, r_below: fl
     of :func:`frame_radial_distributions`, with its autocorrelation-aware error: the vertex
     of a parabola fitted to the bins within ``half_width`` of the maximum of the curve
     smoothed over that window, a function of those bins' means (1/⟨d⟩ scales g and
-    cancels); the error is NaN when the curve has no maximum inside the window (a plateau
-    or a shoulder).  A peak that is not symmetric (liquid water's is steeper inside) comes out
-    shifted by the same amount for every model: compare positions, not the absolute value."""
+    cancels); the error is NaN when the curve has no maximum inside the window (a plateau,
+    a shoulder, or two humps).  A peak that is not symmetric (liquid water's is steeper
+    inside) comes out shifted by the same amount for every model: compare positions, not
+    the absolute value."""
     m = max(1, round(float(half_width / (r[1] - r[0]))))
     mean = h.mean(axis=0)
     smooth = np.convolve(mean, np.ones(2 * m + 1) / (2 * m + 1), mode="same")
@@ -128,7 +129,10 @@ def first_peak_position(r: np.ndarray, h: np.ndarray, d: np.ndarray, r_below: fl
     k = min(max(k, m), len(r) - 1 - m)
     window = slice(k - m, k + m + 1)
     estimate = function_of_means(lambda means: parabola_vertex(r[window], means), h[:, window])
-    if not r[window][0] < estimate.value < r[window][-1]:
-        # no maximum inside the window (a plateau or a shoulder): no position to speak of
+    curvature = np.polyfit(r[window] - r[k], mean[window], 2)[0]
+    if curvature >= 0 or not r[window][0] < estimate.value < r[window][-1]:
+        # No maximum inside the window (a plateau, a shoulder, or two humps: the position
+        # falls back to the highest bin, and blocks that agree on a bin would claim a zero
+        # error): no position to speak of.
         return Estimate(estimate.value, np.nan, estimate.n_eff, estimate.tau)
     return estimate

@@ -31,6 +31,12 @@ def test_differences_z_scores_and_verdicts_by_hand():
     assert card.loc["7net-0", "both_converged_vs_bespoke"] == "no"
     assert card.loc["bespoke", "covered_vs_bespoke"] == ""
     assert np.isnan(card.loc["pet-mad", "delta_vs_reference"])  # no reference run
+    # a value without an error has a difference from bespoke but no z, however close
+    card = scorecard(headline_observables({"gaas_melting": gaas_table(
+        [("lora", 1521.0, np.nan, 5.0, "no"), ("bespoke", 1520.0, 10.0, 8.0, "yes")])}))
+    lora = card.set_index("model").loc["lora"]
+    assert lora["delta_vs_bespoke"] == pytest.approx(1.0)
+    assert np.isnan(lora["z_statistical_vs_bespoke"]) and np.isnan(lora["z_total_vs_bespoke"])
 
 
 def test_the_verdict_covers_at_the_stated_rate():

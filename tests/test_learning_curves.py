@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from analysis.learning_curves import power_law, size_for_error
 from petmad.io import read_extxyz
 from petmad.models.training import read_pet_checkpoint, subsample_indices
 from tests.conftest import snakemake
@@ -65,3 +66,18 @@ def test_a_fraction_takes_that_share_of_every_subset():
     assert list(chosen) == sorted(set(chosen))  # file order, no repeats
     np.testing.assert_array_equal(chosen, subsample_indices(subsets, 0.2, seed=7))
     assert len(subsample_indices(["x"] * 3, 0.01, seed=1)) == 1  # never an empty set
+
+
+def test_a_power_law_fit_recovers_the_exponent_and_the_size_for_a_target():
+    sizes = np.array([20.0, 40.0, 80.0, 160.0])
+    a, b = power_law(sizes, 3000.0 * sizes**-0.4)
+    assert (a, b) == (pytest.approx(3000.0), pytest.approx(0.4))
+    # 3000 n^-0.4 = 150  ⇔  n = 20^(1/0.4) = 20^2.5
+    assert size_for_error(150.0, a, b) == pytest.approx(20.0**2.5)
+    rng = np.random.default_rng(3)  # a seeded 5 % scatter keeps the exponent within 0.1
+    noisy = 3000.0 * sizes**-0.4 * np.exp(rng.normal(0.0, 0.05, sizes.size))
+    assert power_law(sizes, noisy)[1] == pytest.approx(0.4, abs=0.1)
+    assert size_for_error(150.0, 100.0, 0.0) == 1.0  # already below the target
+    assert size_for_error(50.0, 100.0, -0.1) == np.inf  # a curve that rises never gets there
+    with pytest.raises(ValueError, match="two or more"):
+        power_law([10.0, 10.0], [1.0, 2.0])

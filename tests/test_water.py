@@ -95,6 +95,12 @@ def test_first_peak_position_finds_a_known_peak_and_its_error_covers():
     plateau = np.clip(3 - np.abs(r - 2.8), 0, 2.5)  # flat from 2.3 to 3.3 Å
     assert np.isnan(first_peak_position(r, plateau[None] * np.ones((8, 1)), np.ones(8),
                                         r_below=3.3).error)
+    # Two humps 0.2 Å apart: the parabola opens upwards and the position falls back to the
+    # highest bin, the same in every block; its error is no position, not zero.
+    humps = 1 + np.exp(-((r - 2.7) ** 2) / (2 * 0.02**2)) + \
+        1.2 * np.exp(-((r - 2.9) ** 2) / (2 * 0.02**2))
+    assert np.isnan(first_peak_position(r, humps[None] * np.ones((8, 1)), np.ones(8),
+                                        r_below=3.3).error)
     # Per-frame pieces with AR(1) noise (correlation time 5 frames): the error bar covers
     # the noise-free position in about 68 % of 300 seeded runs.
     shifted = 1 + 2 * np.exp(-((r - 2.83) ** 2) / (2 * 0.1**2))

@@ -14,8 +14,8 @@ Reads a finished run (its ``models/``, ``data/`` and ``logs/``):
   (:func:`analysis.learning_curves.power_law`) and solved for the target;
 * the price of the missing structures: the reference MD that made the run's training
   frames (``logs/sample_md/<system>_train*``, seconds per frame) for every structure
-  beyond the run's, plus the training job's time scaled in proportion to the set size
-  (same epochs; ``logs/train_bespoke_model/<system>``), on this run's machine.
+  beyond the run's, plus the largest curve model's training job time scaled in proportion
+  to the set size (same epochs), on this run's machine.
 
 An extrapolation from sizes a factor 4 apart, assuming new frames teach as much as the
 run's (more trajectories at the study's conditions, not more frames of the same ones):
@@ -115,9 +115,13 @@ def main() -> None:
     md_jobs = sorted((logs / "sample_md").glob(f"{args.system}_train.benchmark.tsv")) + \
         sorted((logs / "sample_md" / f"{args.system}_train").glob("*.benchmark.tsv"))
     md_frames = data / "md_train.extxyz"
-    training = logs / "train_bespoke_model" / f"{args.system}.benchmark.tsv"
+    # the training job of the largest model on the curve, priced in proportion to size
+    largest = models[max(models)]
+    job = (f"train_learning_curve_model/{args.system}_{largest.stem}"
+           if largest.parent.parent.name == "lc" else f"train_{args.method}_model/{args.system}")
+    training = logs / f"{job}.benchmark.tsv"
     if not md_jobs or not md_frames.exists() or not training.exists():
-        print(f"no price: the run lacks {args.system}'s sample_md or bespoke training logs")
+        print(f"no price: the run lacks {args.system}'s sample_md logs or {training}")
         return
     per_frame = benchmark_seconds(md_jobs) / len(read_extxyz(md_frames))
     train_s = benchmark_seconds([training]) * needed / have

@@ -67,5 +67,6 @@ rule all:
         rules.speed.output,
         rules.nc_mts.output,
         rules.consistency.output,
+        rules.contact_wall_activity.output,
         rules.configuration.output,
         rules.campaign_cost.output,

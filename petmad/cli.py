@@ -195,6 +195,24 @@ def cmd_train_model(args: argparse.Namespace) -> None:
         print("\n".join(evaluate_files(calculator, args.evaluate)))
 
 
+def cmd_contact_wall(args: argparse.Namespace) -> None:
+    from petmad.config import ContactWallSettings
+    from petmad.io import read_extxyz, reading, write_json
+    from petmad.simulate.contact_wall import wall_table
+
+    settings = ContactWallSettings.model_validate(args.settings)
+    if not settings.enabled:
+        write_json(args.output, {"enabled": False})
+        print(f"contact wall off -> {args.output}")
+        return
+    with reading(args.train, "training set"):
+        frames = read_extxyz(args.train)
+    table = wall_table(frames, settings.onset_fraction, settings.stiffness_eV_A3, True)
+    write_json(args.output, table)
+    print(f"contact wall onsets (Å) from {len(frames)} structures -> {args.output}: " + ", ".join(
+        f"{key} {onset:.2f}" for key, onset in table["onsets_A"].items()))
+
+
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from petmad.io import reading
     from petmad.models.evaluate import evaluate_files, load_calculator
@@ -242,7 +260,7 @@ def cmd_lps_md(args: argparse.Namespace) -> None:
 
     settings = LpsConductivitySettings.model_validate(args.settings)
     potential = model_potential(args.model, args.model_file, args.reference, args.device,
-                                args.library_entry)
+                                args.library_entry, contact_wall=args.contact_wall)
     status = run_point(args.output_dir, args.phase, args.temperature, potential, settings,
                        args.seed, progress=not args.quiet)
     for replica in status["replicas"]:
@@ -257,7 +275,7 @@ def cmd_gaas(args: argparse.Namespace) -> None:
 
     settings = GaasMeltingSettings.model_validate(args.settings)
     potential = model_potential(args.model, args.model_file, args.reference, args.device,
-                                args.library_entry)
+                                args.library_entry, contact_wall=args.contact_wall)
     if args.temperature is None:
         status = interface_job(args.output_dir, potential, settings, args.seed,
                                progress=not args.quiet)
@@ -274,7 +292,7 @@ def cmd_hea(args: argparse.Namespace) -> None:
 
     settings = HeaSegregationSettings.model_validate(args.settings)
     potential = model_potential(args.model, args.model_file, args.reference, args.device,
-                                args.library_entry)
+                                args.library_entry, contact_wall=args.contact_wall)
     status = run_model(args.output_dir, potential, settings, args.seed, progress=not args.quiet)
     print(f"{args.model}: {status['status']} {status.get('reason', '')}")
 
@@ -286,7 +304,7 @@ def cmd_water(args: argparse.Namespace) -> None:
 
     settings = WaterPimdSettings.model_validate(args.settings)
     potential = model_potential(args.model, args.model_file, args.reference, args.device,
-                                args.library_entry)
+                                args.library_entry, contact_wall=args.contact_wall)
     if args.beads is None:
         status = equilibration_job(args.output_dir, potential, settings, args.seed,
                                    progress=not args.quiet)
@@ -305,7 +323,7 @@ def cmd_nc_mts(args: argparse.Namespace) -> None:
 
     settings = NcMtsSettings.model_validate(args.settings)
     potential = model_potential(args.model, args.model_file, args.reference, args.device,
-                                args.library_entry)
+                                args.library_entry, contact_wall=args.contact_wall)
     status = nc_mts_job(args.output_dir, potential, settings, args.seed, progress=not args.quiet)
     for run in status["runs"]:
         print(f"{run['variant']:>12} {run['ensemble']}: {run['status']} "
@@ -320,7 +338,7 @@ def cmd_succinic_md(args: argparse.Namespace) -> None:
 
     settings = SuccinicNmrSettings.model_validate(args.settings)
     potential = model_potential(args.model, args.model_file, args.reference, args.device,
-                                args.library_entry)
+                                args.library_entry, contact_wall=args.contact_wall)
     if args.sampling is None:
         status = relax_job(args.output_dir, potential, settings)
     else:
@@ -376,7 +394,7 @@ def cmd_bto_md(args: argparse.Namespace) -> None:
 
     settings = BtoDielectricSettings.model_validate(args.settings)
     potential = model_potential(args.model, args.model_file, args.reference, args.device,
-                                args.library_entry)
+                                args.library_entry, contact_wall=args.contact_wall)
     status = run_temperature(args.output_dir, args.temperature, potential, settings, args.seed,
                              progress=not args.quiet)
     print(f"{args.model} {args.temperature:g} K: {status['status']} {status.get('reason', '')}")
@@ -586,11 +604,16 @@ def cmd_campaign_cost(args: argparse.Namespace) -> None:
     print(f"-> {args.table}")
 
 
-def add_model_arguments(parser, models: str, reference: bool = True) -> None:
+def add_model_arguments(parser, models: str, reference: bool = True,
+                        contact_wall: bool = False) -> None:
     """How a command is told which model to run: a name resolved by the model registry,
     with its file or library entry (and the reference engine's settings, where the
-    reference may be the model)."""
+    reference may be the model; and the contact wall a case study adds to it)."""
     parser.add_argument("--model", required=True, help=models)
+    if contact_wall:
+        parser.add_argument("--contact-wall", default=None, help="the system's contact wall "
+                            "(data/<system>/contact_wall.json), added to an exported model "
+                            "when it is enabled")
     parser.add_argument("--model-file", help="exported model (.pt) of a trained PET or a "
                         "metatomic library entry")
     parser.add_argument("--library-entry", type=_json, default=None,
@@ -603,7 +626,8 @@ def add_model_arguments(parser, models: str, reference: bool = True) -> None:
 def add_study_parser(commands, name: str, help_text: str, section: str):
     """A case-study command: which model runs it, the study's config section, where to."""
     study = commands.add_parser(name, help=help_text)
-    add_model_arguments(study, "pet-mad, bespoke, lora, reference or a model library name")
+    add_model_arguments(study, "pet-mad, bespoke, lora, reference or a model library name",
+                        contact_wall=True)
     study.add_argument("--settings", type=_json, required=True, help=f"config {section} (JSON)")
     study.add_argument("--seed", type=int, required=True)
     study.add_argument("--output-dir", required=True)
@@ -700,6 +724,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="then predict DATA (extxyz) into OUTPUT (.npz); repeatable")
     model.add_argument("--threads", type=int, default=1)
     model.set_defaults(func=cmd_train_model)
+
+    wall = commands.add_parser(
+        "contact-wall", help="a trained model's contact wall from its training set's closest "
+        "contacts")
+    wall.add_argument("--train", required=True, help="the model's training set (extxyz)")
+    wall.add_argument("--settings", type=_json, required=True,
+                      help="config 'studies.contact_wall' (JSON)")
+    wall.add_argument("--output", required=True, help="<model>.contacts.json")
+    wall.set_defaults(func=cmd_contact_wall)
 
     evaluate = commands.add_parser("evaluate", help="predict a labeled dataset with a model")
     evaluate.add_argument("--model", required=True,

@@ -599,6 +599,22 @@ class LearningCurveSettings(Strict):
         return self
 
 
+class ContactWallSettings(Strict):
+    """A repulsive wall, E = k (r_ab - r)^3, that simulations add to a trained model below
+    the closest a-b contact of its training data (times ``onset_fraction``), where a
+    briefly trained PET is nearly flat and its MD lets atoms merge.  The table sits
+    beside the model (``<model>.contacts.json``, rule ``contact_wall``), so
+    changing these settings reruns the studies, not the training; benchmarks of the
+    model itself never add it (petmad/simulate/contact_wall.py)."""
+
+    enabled: bool = Field(False, description="add the wall in every case-study simulation "
+                          "of the trained models (the paper's PET-MAD has none)")
+    onset_fraction: float = Field(0.9, gt=0, le=1, description="the wall starts at this "
+                                  "fraction of the closest contact in the training data")
+    stiffness_eV_A3: PositiveFloat = Field(100.0, description="k: 100 gives 0.8 eV at "
+                                           "0.2 Å inside the onset, 12.5 eV at 0.5 Å")
+
+
 class TrainingSettings(Strict):
     base_model: str | None = Field(
         None, description="existing PET checkpoint (.ckpt), e.g. the published PET-MAD; "
@@ -1217,6 +1233,7 @@ class StudySettings(Strict):
     phonons: PhononSettings = PhononSettings()
     speed: SpeedSettings = SpeedSettings()
     nc_mts: NcMtsSettings = NcMtsSettings()
+    contact_wall: ContactWallSettings = ContactWallSettings()
 
 
 # --------------------------------------------------------------------------- model library

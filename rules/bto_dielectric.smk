@@ -59,6 +59,7 @@ rule bto_md:
         "BaTiO3 flexible-cell NPT at {wildcards.temperature} K with {wildcards.model}"
     input:
         model=lambda w: model_file(w.model, "bto"),
+        wall=lambda w: contact_wall_file(w.model, "bto"),
     output:
         "runs/bto/{model}/{temperature}K/status.json",
     wildcard_constraints:

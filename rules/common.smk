@@ -107,10 +107,18 @@ def model_file(model, system):
     return registry.model_inputs(CFG, model, system)
 
 
+def contact_wall_file(model, system):
+    """The contact wall a case-study simulation of a trained PET adds: the system's table
+    (rule contact_wall), the same for every trained model; none for other models."""
+    return [f"data/{system}/contact_wall.json"] if registry.is_trained(model) else []
+
+
 def model_arguments(wildcards, input):
     """How a job is told which model it runs, beside --model NAME: the exported file, and
     the library entry of a library model."""
     words = [f"--model-file {shlex.quote(str(input.model))}"] if input.model else []
+    if getattr(input, "wall", None):
+        words.append(f"--contact-wall {shlex.quote(str(input.wall))}")
     entry = registry.library_entry(CFG, wildcards.model)
     if entry is not None:
         words.append(f"--library-entry {shlex.quote(registry.entry_json(entry))}")

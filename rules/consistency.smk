@@ -35,3 +35,25 @@ rule consistency:
     shell:
         "python -m analysis.consistency --tables {input} --table {output.table} "
         "--figure {output.figure} > {log} 2>&1"
+
+
+rule contact_wall_activity:
+    message:
+        "Where the contact wall acted in the case-study runs"
+    input:
+        [table for system in CFG.systems for table in STUDY_TABLES[system]],
+    output:
+        report("results/contact_wall.csv", caption="../report/contact_wall_csv.rst",
+               category="Consistency"),
+    log:
+        "logs/contact_wall_activity.log",
+    benchmark:
+        "logs/contact_wall_activity.benchmark.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        "python -m analysis.contact_wall --runs runs --table {output} > {log} 2>&1"

@@ -227,3 +227,27 @@ rule dataset_summary:
     shell:
         "python -m analysis.datasets --data-dir data --datasets {params.datasets} "
         "--csv {output.csv} --pdf {output.pdf} > {log} 2>&1"
+
+
+rule contact_wall:
+    message:
+        "Contact wall of {wildcards.system}: below the closest contacts of its training data"
+    input:
+        "data/{system}/train.extxyz",
+    output:
+        "data/{system}/contact_wall.json",
+    params:
+        settings=as_json(CFG.studies.contact_wall),
+    log:
+        "logs/contact_wall/{system}.log",
+    benchmark:
+        "logs/contact_wall/{system}.benchmark.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        "python -m petmad contact-wall --train {input} --settings '{params.settings}' "
+        "--output {output} > {log} 2>&1"

@@ -6,6 +6,7 @@ rule gaas_interface:
         "GaAs solid-liquid interface with {wildcards.model}"
     input:
         model=lambda w: model_file(w.model, "gaas"),
+        wall=lambda w: contact_wall_file(w.model, "gaas"),
     output:
         "runs/gaas/{model}/interface/status.json",
     params:
@@ -37,6 +38,7 @@ rule gaas_pinning:
         "GaAs Q4 references and pinned interface at {wildcards.temperature} K with {wildcards.model}"
     input:
         model=lambda w: model_file(w.model, "gaas"),
+        wall=lambda w: contact_wall_file(w.model, "gaas"),
         interface="runs/gaas/{model}/interface/status.json",
     output:
         "runs/gaas/{model}/{temperature}K/status.json",

@@ -6,6 +6,7 @@ rule hea_remd:
         "CoCrFeMnNi(111) replica exchange with atom swaps, {wildcards.model}"
     input:
         model=lambda w: model_file(w.model, "hea"),
+        wall=lambda w: contact_wall_file(w.model, "hea"),
     output:
         "runs/hea/{model}/status.json",
     params:

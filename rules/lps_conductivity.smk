@@ -5,6 +5,7 @@ rule lps_md:
         "Li3PS4 {wildcards.phase} at {wildcards.temperature} K with {wildcards.model}"
     input:
         model=lambda w: model_file(w.model, "lps"),
+        wall=lambda w: contact_wall_file(w.model, "lps"),
         structure=lps_structure_input,
     output:
         "runs/lps/{model}/{phase}/{temperature}K/status.json",

@@ -61,6 +61,7 @@ rule succinic_relax:
         "α-succinic acid relaxed with {wildcards.model}"
     input:
         model=lambda w: model_file(w.model, "succinic"),
+        wall=lambda w: contact_wall_file(w.model, "succinic"),
     output:
         "runs/succinic/{model}/relaxed/status.json",
     params:
@@ -91,6 +92,7 @@ rule succinic_md:
         "α-succinic acid {wildcards.sampling} sampling with {wildcards.model}"
     input:
         model=lambda w: model_file(w.model, "succinic"),
+        wall=lambda w: contact_wall_file(w.model, "succinic"),
         relaxed="runs/succinic/{model}/relaxed/status.json",
     output:
         "runs/succinic/{model}/{sampling}/status.json",

@@ -6,6 +6,7 @@ rule water_equilibration:
         "Liquid water box equilibrated with {wildcards.model}"
     input:
         model=lambda w: model_file(w.model, "water"),
+        wall=lambda w: contact_wall_file(w.model, "water"),
     output:
         "runs/water/{model}/equilibration/status.json",
     params:
@@ -38,6 +39,7 @@ rule water_md:
         "Liquid water, P = {wildcards.beads} beads, with {wildcards.model}"
     input:
         model=lambda w: model_file(w.model, "water"),
+        wall=lambda w: contact_wall_file(w.model, "water"),
         equilibration="runs/water/{model}/equilibration/status.json",
     output:
         "runs/water/{model}/P{beads}/status.json",

@@ -22,6 +22,7 @@ def test_lora_rank_and_scaling_are_the_papers(paper):
 
 def test_pet_mad_learns_its_short_range_without_zbl(paper):
     assert paper.training.pet.zbl is False  # S4: from MAD's close contacts
+    assert paper.studies.contact_wall.enabled is False  # nor a wall added in simulations
 
 
 def test_every_study_runs_with_the_reference_engine(paper):

@@ -1,9 +1,11 @@
 """The workflow itself: the smoke preset end to end, targeted builds, profiles, lint."""
 
+import json
 import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import snakemake
@@ -163,6 +165,42 @@ def test_smoke_preset_runs_the_water_study(smoke_run):
     rdf = pd.read_csv(workdir / "results" / "water_rdf.csv")
     assert set(rdf["pair"]) <= {"O-O", "O-H"}
     assert (workdir / "results" / "water_pimd.pdf").stat().st_size > 10_000
+
+
+def test_case_studies_add_the_contact_wall_below_the_training_contacts(smoke_run):
+    _, workdir = smoke_run
+    table = json.loads((workdir / "data" / "water" / "contact_wall.json").read_text())
+    assert table["enabled"]  # config.yaml turns it on; the smoke preset keeps it
+    for pair, closest in table["closest_contacts_A"].items():
+        assert table["onsets_A"][pair] == pytest.approx(0.9 * closest)
+    # every recorded step of a study says how much the wall added, and the table says
+    # where it acted
+    records = sorted((workdir / "runs" / "water").rglob("records.npz"))
+    assert records
+    for path in records:
+        with np.load(path) as record:
+            assert (record["contact_wall_eV"] >= 0).all()
+    # it never touches what the reference itself samples: zero on its held-out MD frames
+    from petmad.io import read_extxyz
+    from petmad.simulate.contact_wall import ContactWall, read_wall
+
+    for system in ("gaas", "water", "succinic"):  # the smoke preset's held-out MD
+        wall = ContactWall(read_wall(workdir / "data" / system / "contact_wall.json"))
+        for atoms in read_extxyz(workdir / "data" / system / "md_test.extxyz"):
+            atoms.calc = wall
+            assert atoms.get_potential_energy() == 0.0, system
+    activity = pd.read_csv(workdir / "results" / "contact_wall.csv")
+    assert {"water", "bto"} <= set(activity["study"])
+    assert activity["active_fraction"].between(0, 1).all()
+    assert "nc_mts" not in set(activity["study"])  # the direct-force benchmark runs bare
+
+
+def test_turning_the_contact_wall_off_reruns_the_studies_not_the_training(smoke_run):
+    root, workdir = smoke_run
+    jobs = planned_jobs_with(root, workdir, "all", "studies:\n  contact_wall: {enabled: false}\n")
+    assert jobs["contact_wall"] >= 1 and jobs["water_md"] >= 1
+    assert not any(rule.startswith(("train_", "sample_md", "label")) for rule in jobs)
+    assert "dimer_curves" not in jobs and "nc_mts_md" not in jobs  # benchmarks run bare
 
 
 def test_smoke_preset_runs_the_nmr_study(smoke_run):
@@ -342,14 +380,10 @@ def test_changing_one_system_reruns_only_its_jobs(smoke_run):
 
 def test_changed_md_settings_resample_only_that_part(smoke_run):
     root, workdir = smoke_run
-    override = workdir / "gaas_md.yaml"
-    override.write_text("data:\n  gaas:\n    md:\n      temperatures_K: [1400]\n")
-    jobs = planned_jobs(root, workdir, "data/gaas/md_train.extxyz",
-                        configfiles=("config.yaml", "presets/smoke.yaml", str(override)))
+    hotter = "data:\n  gaas:\n    md:\n      temperatures_K: [1400]\n"
+    jobs = planned_jobs_with(root, workdir, "data/gaas/md_train.extxyz", hotter)
     assert jobs == {"sample_md": 1, "total": 1}  # the training MD; its test MD stays
-    assert "sample_md" not in planned_jobs(
-        root, workdir, "data/gaas/md_test.extxyz",
-        configfiles=("config.yaml", "presets/smoke.yaml", str(override)))
+    assert "sample_md" not in planned_jobs_with(root, workdir, "data/gaas/md_test.extxyz", hotter)
 
 
 def test_the_reference_engine_runs_a_study_and_the_scorecard_holds_models_against_it(
@@ -415,6 +449,18 @@ def planned_jobs(root, workdir, target, configfiles=("config.yaml", "presets/smo
             if len(line.split()) == 2 and line.split()[1].isdigit()}
 
 
+def planned_jobs_with(root, workdir, target, override: str):
+    """The jobs the smoke preset with ``override`` (config YAML text) on top plans."""
+    path = workdir / "override.yaml"
+    path.write_text(override)
+    return planned_jobs(root, workdir, target,
+                        configfiles=("config.yaml", "presets/smoke.yaml", str(path)))
+
+
+# A case study of trained PETs reads its system's contact wall.
+CONTACT_WALLS = {"contact_wall": 1}
+
+
 def test_a_target_builds_only_what_it_needs(tmp_path, root):
     every_model = tmp_path / "every_model.yaml"
     every_model.write_text("models: [pet-mad, bespoke, lora]\n")
@@ -429,23 +475,25 @@ def test_a_target_builds_only_what_it_needs(tmp_path, root):
                         configfiles=configfiles)
     assert jobs == {"build_structures": 2, "label": 2, "split": 2, "train_pet_mad": 1,
                     "train_bespoke_model": 1, "train_lora_model": 1, "lps_md": 9,
-                    "lps_conductivity": 1, "total": 19}
+                    "lps_conductivity": 1, **CONTACT_WALLS, "total": 20}
     jobs = planned_jobs(root, tmp_path, "results/gaas_melting.pdf",
                         configfiles=configfiles)
     assert jobs == {"build_structures": 2, "label": 2, "sample_md": 1, "split": 2,
                     "train_pet_mad": 1, "train_bespoke_model": 1, "train_lora_model": 1,
-                    "gaas_interface": 3, "gaas_pinning": 6, "gaas_melting": 1, "total": 20}
+                    "gaas_interface": 3, "gaas_pinning": 6, "gaas_melting": 1, **CONTACT_WALLS,
+                    "total": 21}
     jobs = planned_jobs(root, tmp_path, "results/hea_segregation.pdf",
                         configfiles=configfiles)
     assert jobs == {"build_structures": 2, "label": 2, "split": 2, "train_pet_mad": 1,
                     "train_bespoke_model": 1, "train_lora_model": 1, "hea_remd": 3,
-                    "hea_segregation": 1, "total": 13}
+                    "hea_segregation": 1, **CONTACT_WALLS, "total": 14}
     # water's training frames and its held-out reference MD, whose g(r) the figure shows
     jobs = planned_jobs(root, tmp_path, "results/water_pimd.pdf",
                         configfiles=configfiles)
     assert jobs == {"build_structures": 2, "label": 2, "sample_md": 2, "split": 2,
                     "train_pet_mad": 1, "train_bespoke_model": 1, "train_lora_model": 1,
-                    "water_equilibration": 3, "water_md": 6, "water_pimd": 1, "total": 21}
+                    "water_equilibration": 3, "water_md": 6, "water_pimd": 1, **CONTACT_WALLS,
+                    "total": 22}
     # The shipped reference shieldings: no GIAO job unless asked for.
     jobs = planned_jobs(root, tmp_path, "results/succinic_nmr.pdf",
                         configfiles=configfiles)
@@ -453,12 +501,13 @@ def test_a_target_builds_only_what_it_needs(tmp_path, root):
                     "train_bespoke_model": 1, "train_lora_model": 1, "succinic_relax": 3,
                     "succinic_md": 6, "succinic_shielding_model": 1, "succinic_nmr": 1,
                     # the held-out reference MD: the reference's own classical σ_iso
-                    "sample_md": 1, "total": 21}
+                    "sample_md": 1, **CONTACT_WALLS, "total": 22}
     jobs = planned_jobs(root, tmp_path, "results/bto_dielectric.pdf",
                         configfiles=configfiles)
     assert jobs == {"build_structures": 2, "label": 2, "split": 2, "train_pet_mad": 1,
                     "train_bespoke_model": 1, "train_lora_model": 1, "bto_dipole_labels": 1,
-                    "bto_dipole_model": 1, "bto_md": 6, "bto_dielectric": 1, "total": 18}
+                    "bto_dipole_model": 1, "bto_md": 6, "bto_dielectric": 1, **CONTACT_WALLS,
+                    "total": 19}
     # Dimers: pet-mad, the reference engine and the other universal potential (7net-l3i5).
     jobs = planned_jobs(root, tmp_path, "results/dimers.pdf")
     assert jobs == {"build_structures": 1, "label": 1, "split": 1, "train_pet_mad": 1,

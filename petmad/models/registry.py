@@ -62,6 +62,11 @@ def model_inputs(config: Config, name: str, system: str | None) -> list[str]:
     return []
 
 
+def is_trained(name: str) -> bool:
+    """Whether ``name`` is one of the PETs the workflow trains (pet-mad, bespoke, lora)."""
+    return name in TRAINED_MODELS
+
+
 def entry_json(entry: LibraryModel) -> str:
     """An entry as it travels to a job on its command line."""
     return json.dumps(entry.model_dump(mode="json", exclude_none=True), sort_keys=True,

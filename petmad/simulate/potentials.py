@@ -142,6 +142,11 @@ def build_calculator(spec: PotentialSpec, atoms: Atoms) -> Calculator:
                stat.st_size)
         if key not in _LOADED_MODELS:
             _LOADED_MODELS[key] = _metatomic_calculator(spec)
+            if spec.contact_wall is not None:
+                from petmad.simulate.contact_wall import ContactWall, WalledCalculator
+
+                _LOADED_MODELS[key] = WalledCalculator(_LOADED_MODELS[key],
+                                                       ContactWall(spec.contact_wall))
         return _LOADED_MODELS[key]
     if spec.kind == "library":
         from petmad.models.registry import entry_json, make_calculator
@@ -173,9 +178,11 @@ def build_calculator(spec: PotentialSpec, atoms: Atoms) -> Calculator:
 
 def model_potential(model: str, model_file: str | None = None,
                     reference: dict[str, Any] | None = None, device: str = "cpu",
-                    library: dict[str, Any] | None = None) -> PotentialSpec:
+                    library: dict[str, Any] | None = None,
+                    contact_wall: str | None = None) -> PotentialSpec:
     """The potential of one of the workflow's models: an exported model (``model_file``: a
-    trained PET or a metatomic library entry, with its LLPR ensemble where it has one), a
+    trained PET or a metatomic library entry, with its LLPR ensemble where it has one, and
+    the wall of the ``contact_wall`` file when that file enables it), a
     model library entry (``library``), or the reference engine itself when ``model`` is
     'reference'."""
     if model == "reference":
@@ -186,7 +193,10 @@ def model_potential(model: str, model_file: str | None = None,
         return PotentialSpec(kind="library", library=library, device=resolve_device(device))
     if model_file is None or not Path(model_file).is_file():
         raise FileNotFoundError(f"model file '{model_file}' of model '{model}' does not exist")
-    spec = PotentialSpec(kind="metatomic", path=str(model_file), device=device)
+    from petmad.simulate.contact_wall import read_wall
+
+    spec = PotentialSpec(kind="metatomic", path=str(model_file), device=device,
+                         contact_wall=read_wall(contact_wall) if contact_wall else None)
     # Loaded (and kept for the job) now, so that a corrupt file stops the job before it
     # writes anything.
     build_calculator(spec, Atoms())
@@ -201,7 +211,7 @@ def _extras(calculator: Calculator) -> dict[str, Any]:
         for name, tensor_map in additional.items():
             values = tensor_map.block().values.detach().cpu().numpy().reshape(-1)
             extras[name] = values.tolist() if name == "energy_ensemble" else float(values[0])
-    for name in ("q4_mean", "s"):
+    for name in ("q4_mean", "s", "contact_wall_eV"):
         if name in calculator.results:
             extras[name] = float(calculator.results[name])
     return extras

@@ -73,6 +73,10 @@ class PotentialSpec(Strict):
         None, description="reference-engine section for 'reference'"
     )
     q4: Q4RestraintSettings | None = Field(None, description="settings for 'q4_restraint'")
+    contact_wall: dict[str, Any] | None = Field(
+        None, description="'metatomic': the repulsive wall below the closest contacts of the "
+        "model's training data, added to the model (the model's contacts.json; "
+        ":mod:`petmad.simulate.contact_wall`)")
     library: LibraryModel | None = Field(
         None, description="'library': a model library entry (SevenNet, CHGNet, an ASE "
         "calculator factory; exported metatomic models run as 'metatomic')")

@@ -1,9 +1,9 @@
 """Where the contact wall acted: for every recorded simulation of a case study, how often
-and how hard the wall below the model's closest training contacts pushed
+and how hard the wall below the closest contacts of the system's training data pushed
 (``contact_wall_eV``, recorded per step by :mod:`petmad.simulate.potentials`).
 
-A run whose wall was active for much of it sampled configurations its model's training
-data never reached, and its numbers are those of the model plus the wall.
+A run whose wall was active for much of it sampled pairs closer than the reference data
+ever came, and its numbers are those of the model plus the wall.
 
     python -m analysis.contact_wall --runs runs --table results/contact_wall.csv
 """

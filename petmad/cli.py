@@ -726,12 +726,12 @@ def build_parser() -> argparse.ArgumentParser:
     model.set_defaults(func=cmd_train_model)
 
     wall = commands.add_parser(
-        "contact-wall", help="a trained model's contact wall from its training set's closest "
+        "contact-wall", help="a system's contact wall from its training set's closest "
         "contacts")
-    wall.add_argument("--train", required=True, help="the model's training set (extxyz)")
+    wall.add_argument("--train", required=True, help="the system's training set (extxyz)")
     wall.add_argument("--settings", type=_json, required=True,
                       help="config 'studies.contact_wall' (JSON)")
-    wall.add_argument("--output", required=True, help="<model>.contacts.json")
+    wall.add_argument("--output", required=True, help="data/<system>/contact_wall.json")
     wall.set_defaults(func=cmd_contact_wall)
 
     evaluate = commands.add_parser("evaluate", help="predict a labeled dataset with a model")

@@ -600,12 +600,12 @@ class LearningCurveSettings(Strict):
 
 
 class ContactWallSettings(Strict):
-    """A repulsive wall, E = k (r_ab - r)^3, that simulations add to a trained model below
-    the closest a-b contact of its training data (times ``onset_fraction``), where a
-    briefly trained PET is nearly flat and its MD lets atoms merge.  The table sits
-    beside the model (``<model>.contacts.json``, rule ``contact_wall``), so
-    changing these settings reruns the studies, not the training; benchmarks of the
-    model itself never add it (petmad/simulate/contact_wall.py)."""
+    """A repulsive wall, E = k (r_ab - r)^3, that case-study simulations add to the trained
+    PETs below the closest a-b contact of the system's training data (times
+    ``onset_fraction``), where a briefly trained PET is nearly flat and its MD lets atoms
+    merge.  One table per system (``data/<system>/contact_wall.json``, rule
+    ``contact_wall``), so changing these settings reruns the studies, not the training;
+    benchmarks of the models themselves never add it (petmad/simulate/contact_wall.py)."""
 
     enabled: bool = Field(False, description="add the wall in every case-study simulation "
                           "of the trained models (the paper's PET-MAD has none)")

@@ -55,8 +55,8 @@ def closest_contacts(frames: list[Atoms], cutoff: float = SEARCH_CUTOFF_A) -> di
 
 def wall_table(frames: list[Atoms], onset_fraction: float, stiffness_eV_A3: float,
                enabled: bool) -> dict[str, Any]:
-    """The contents of a model's ``contacts.json``: its training set's closest contacts,
-    the wall's onsets and stiffness, and whether simulations add it."""
+    """The contents of a ``contact_wall.json``: the training set's closest contacts, the
+    wall's onsets and stiffness, and whether simulations add it."""
     closest = closest_contacts(frames)
     ratios = [distance / _covalent_sum(key) for key, distance in closest.items()]
     return {

@@ -191,7 +191,8 @@ def test_case_studies_add_the_contact_wall_below_the_training_contacts(smoke_run
             assert atoms.get_potential_energy() == 0.0, system
     activity = pd.read_csv(workdir / "results" / "contact_wall.csv")
     assert {"water", "bto"} <= set(activity["study"])
-    assert activity["active_fraction"].between(0, 1).all()
+    assert activity["records"].gt(0).any()
+    assert activity["active_fraction"].dropna().between(0, 1).all()
     assert "nc_mts" not in set(activity["study"])  # the direct-force benchmark runs bare
 
 

@@ -44,6 +44,8 @@ localrules:
     speed,
     nc_mts,
     consistency,
+    contact_wall,
+    contact_wall_activity,
     configuration,
     campaign_cost,
 

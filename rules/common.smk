@@ -109,8 +109,12 @@ def model_file(model, system):
 
 def contact_wall_file(model, system):
     """The contact wall a case-study simulation of a trained PET adds: the system's table
-    (rule contact_wall), the same for every trained model; none for other models."""
-    return [f"data/{system}/contact_wall.json"] if registry.is_trained(model) else []
+    (rule contact_wall), the same for every trained model; none for other models, nor
+    when the wall is off (the table needs the system's reference data, which a pet-mad
+    study does not otherwise need)."""
+    if not (CFG.studies.contact_wall.enabled and registry.is_trained(model)):
+        return []
+    return [f"data/{system}/contact_wall.json"]
 
 
 def model_arguments(wildcards, input):

@@ -209,9 +209,12 @@ def runs(cluster, tmp_path_factory):
     profile_dir, profile = filled_profile(tmp)
     workdir = tmp / "work"
     auto = tmp / "auto.yaml"
-    auto.write_text("systems: [gaas]\ndevice: auto\n")
+    # The contact wall off: it would add GaAs's reference data (labels and MD) to this
+    # pet-mad slice; its road is the smoke run's (tests/test_workflow.py).
+    no_wall = "studies: {contact_wall: {enabled: false}}\n"
+    auto.write_text("systems: [gaas]\ndevice: auto\n" + no_wall)
     cuda = tmp / "cuda.yaml"
-    cuda.write_text("systems: [gaas]\ndevice: cuda\n")
+    cuda.write_text("systems: [gaas]\ndevice: cuda\n" + no_wall)
     timings = {}
 
     # 1. interrupted while pet-mad trains

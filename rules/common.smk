@@ -118,8 +118,9 @@ def contact_wall_file(model, system):
 
 
 def model_arguments(wildcards, input):
-    """How a job is told which model it runs, beside --model NAME: the exported file, and
-    the library entry of a library model."""
+    """How a job is told which model it runs, beside --model NAME: the exported file, the
+    contact wall added to it (input ``wall``, where the rule has one), and the library
+    entry of a library model."""
     words = [f"--model-file {shlex.quote(str(input.model))}"] if input.model else []
     if getattr(input, "wall", None):
         words.append(f"--contact-wall {shlex.quote(str(input.wall))}")

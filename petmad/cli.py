@@ -200,14 +200,12 @@ def cmd_contact_wall(args: argparse.Namespace) -> None:
     from petmad.io import read_extxyz, reading, write_json
     from petmad.simulate.contact_wall import wall_table
 
+    # Whether simulations add the wall is the workflow's choice (they get this file as an
+    # input only when studies.contact_wall.enabled); the table is the same either way.
     settings = ContactWallSettings.model_validate(args.settings)
-    if not settings.enabled:
-        write_json(args.output, {"enabled": False})
-        print(f"contact wall off -> {args.output}")
-        return
     with reading(args.train, "training set"):
         frames = read_extxyz(args.train)
-    table = wall_table(frames, settings.onset_fraction, settings.stiffness_eV_A3, True)
+    table = wall_table(frames, settings.onset_fraction, settings.stiffness_eV_A3)
     write_json(args.output, table)
     print(f"contact wall onsets (Å) from {len(frames)} structures -> {args.output}: " + ", ".join(
         f"{key} {onset:.2f}" for key, onset in table["onsets_A"].items()))
@@ -612,8 +610,7 @@ def add_model_arguments(parser, models: str, reference: bool = True,
     parser.add_argument("--model", required=True, help=models)
     if contact_wall:
         parser.add_argument("--contact-wall", default=None, help="the system's contact wall "
-                            "(data/<system>/contact_wall.json), added to an exported model "
-                            "when it is enabled")
+                            "(data/<system>/contact_wall.json), added to an exported model")
     parser.add_argument("--model-file", help="exported model (.pt) of a trained PET or a "
                         "metatomic library entry")
     parser.add_argument("--library-entry", type=_json, default=None,

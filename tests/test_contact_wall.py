@@ -46,7 +46,7 @@ def test_wall_forces_and_stress_are_the_derivatives_of_its_energy():
     crystal = rocksalt().repeat(2)
     crystal.set_cell(crystal.cell * 0.93, scale_atoms=True)
     crystal.rattle(0.15, seed=3)
-    table = wall_table([rocksalt()], onset_fraction=0.9, stiffness_eV_A3=100.0, enabled=True)
+    table = wall_table([rocksalt()], onset_fraction=0.9, stiffness_eV_A3=100.0)
     crystal.calc = ContactWall(table)
     assert crystal.get_potential_energy() > 0.1  # the compression pushes pairs inside
     np.testing.assert_allclose(crystal.get_forces(),
@@ -56,7 +56,7 @@ def test_wall_forces_and_stress_are_the_derivatives_of_its_energy():
 
 
 def test_pairs_the_training_set_never_brought_together_get_the_smallest_seen_ratio():
-    table = wall_table([rocksalt()], onset_fraction=0.9, stiffness_eV_A3=100.0, enabled=True)
+    table = wall_table([rocksalt()], onset_fraction=0.9, stiffness_eV_A3=100.0)
     ratios = [0.9 * 2.82 / (covalent_radii[11] + covalent_radii[17]),
               0.9 * 5.64 / 2**0.5 / (2 * covalent_radii[11]),
               0.9 * 5.64 / 2**0.5 / (2 * covalent_radii[17])]
@@ -82,13 +82,11 @@ def test_a_walled_model_is_the_sum_and_reports_the_wall(tmp_path):
     assert crystal.calc.results["contact_wall_eV"] == pytest.approx(100.0 * 0.5**3)
 
 
-def test_only_an_enabled_table_makes_a_wall_and_a_corrupt_one_is_named(tmp_path):
+def test_a_table_reads_back_and_a_corrupt_one_is_named(tmp_path):
     from petmad.io import UnreadableFileError
 
     path = tmp_path / "contact_wall.json"
-    path.write_text(json.dumps({"enabled": False}))
-    assert read_wall(path) is None
-    path.write_text(json.dumps(wall_table([rocksalt()], 0.9, 100.0, enabled=True)))
+    path.write_text(json.dumps(wall_table([rocksalt()], 0.9, 100.0)))
     assert read_wall(path)["onsets_A"]["Na-Cl"] == pytest.approx(0.9 * 2.82)
     path.write_text("{not json")
     with pytest.raises(UnreadableFileError, match="contact wall .*contact_wall.json"):

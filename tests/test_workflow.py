@@ -170,7 +170,6 @@ def test_smoke_preset_runs_the_water_study(smoke_run):
 def test_case_studies_add_the_contact_wall_below_the_training_contacts(smoke_run):
     _, workdir = smoke_run
     table = json.loads((workdir / "data" / "water" / "contact_wall.json").read_text())
-    assert table["enabled"]  # config.yaml turns it on; the smoke preset keeps it
     for pair, closest in table["closest_contacts_A"].items():
         assert table["onsets_A"][pair] == pytest.approx(0.9 * closest)
     # every recorded step of a study says how much the wall added, and the table says

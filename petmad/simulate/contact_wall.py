@@ -53,14 +53,13 @@ def closest_contacts(frames: list[Atoms], cutoff: float = SEARCH_CUTOFF_A) -> di
     return dict(sorted(closest.items()))
 
 
-def wall_table(frames: list[Atoms], onset_fraction: float, stiffness_eV_A3: float,
-               enabled: bool) -> dict[str, Any]:
+def wall_table(frames: list[Atoms], onset_fraction: float,
+               stiffness_eV_A3: float) -> dict[str, Any]:
     """The contents of a ``contact_wall.json``: the training set's closest contacts, the
-    wall's onsets and stiffness, and whether simulations add it."""
+    wall's onsets and its stiffness."""
     closest = closest_contacts(frames)
     ratios = [distance / _covalent_sum(key) for key, distance in closest.items()]
     return {
-        "enabled": bool(enabled),
         "onset_fraction": float(onset_fraction),
         "stiffness_eV_A3": float(stiffness_eV_A3),
         "closest_contacts_A": closest,
@@ -75,13 +74,12 @@ def _covalent_sum(key: str) -> float:
     return float(covalent_radii[a] + covalent_radii[b])
 
 
-def read_wall(path: str | Path) -> dict[str, Any] | None:
-    """The wall a simulation adds: the table in ``path`` when it is enabled, else None."""
+def read_wall(path: str | Path) -> dict[str, Any]:
+    """The wall table in ``path``, or one error naming the file."""
     from petmad.io import reading
 
     with reading(path, "contact wall"):
-        table = json.loads(Path(path).read_text())
-    return table if table.get("enabled") else None
+        return json.loads(Path(path).read_text())
 
 
 class ContactWall(Calculator):

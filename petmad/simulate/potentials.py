@@ -182,7 +182,7 @@ def model_potential(model: str, model_file: str | None = None,
                     contact_wall: str | None = None) -> PotentialSpec:
     """The potential of one of the workflow's models: an exported model (``model_file``: a
     trained PET or a metatomic library entry, with its LLPR ensemble where it has one, and
-    the wall of the ``contact_wall`` file when that file enables it), a
+    the wall of the ``contact_wall`` file when one is given), a
     model library entry (``library``), or the reference engine itself when ``model`` is
     'reference'."""
     if model == "reference":

@@ -74,8 +74,8 @@ class PotentialSpec(Strict):
     )
     q4: Q4RestraintSettings | None = Field(None, description="settings for 'q4_restraint'")
     contact_wall: dict[str, Any] | None = Field(
-        None, description="'metatomic': the repulsive wall below the closest contacts of the "
-        "model's training data, added to the model (the model's contacts.json; "
+        None, description="'metatomic': the repulsive wall added to the model below the "
+        "closest contacts of the system's training data (data/<system>/contact_wall.json; "
         ":mod:`petmad.simulate.contact_wall`)")
     library: LibraryModel | None = Field(
         None, description="'library': a model library entry (SevenNet, CHGNet, an ASE "

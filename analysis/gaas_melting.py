@@ -44,7 +44,8 @@ def pinned_run(status_path: Path, settings: dict) -> dict:
     """⟨s⟩, its error, N_eff, verdict and the members' reweighted ⟨s⟩ for one temperature."""
     status = json.loads(status_path.read_text())
     row = {"temperature_K": status["temperature_K"], "status": status["status"],
-           "reason": status.get("reason", ""), "q_solid": status.get("q_solid", np.nan),
+           "reason": status.get("reason", ""), "q_crystal": status.get("q_crystal", np.nan),
+           "q_solid": status.get("q_solid", np.nan),
            "q_liquid": status.get("q_liquid", np.nan), "members": None}
     if status["status"] != "ok":
         row.update(converged="no", convergence_note="run stopped (reason)")

@@ -819,6 +819,12 @@ class GaasMeltingSettings(Strict):
         0.05, gt=0, description="smallest |q_solid - q_liquid| accepted (either phase may have "
         "the larger Q4); below it the normalisation of s is meaningless and the point is "
         "reported as failed")
+    max_solid_drift: float = Field(
+        0.05, gt=0, description="largest |q_solid - q_crystal| accepted, where q_crystal is "
+        "the mean per-atom q4 of the relaxed crystal the bulk solid run starts from; beyond "
+        "it the model's crystal melted or turned into another phase at that temperature and "
+        "the point is reported as failed (the reference engine's zincblende at 1150 K keeps "
+        "0.508 against the relaxed crystal's 0.509)")
     stop: StopCriteria = study_guards(
         min_distance_A=0.8, max_energy_change_eV_per_atom=5.0)
     runtime_min: int = Field(240, ge=1, description="cluster runtime request per MD job")

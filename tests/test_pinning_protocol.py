@@ -33,12 +33,26 @@ def test_contrast_gate_uses_its_magnitude():
     settings = GaasMeltingSettings(min_order_contrast=0.05)
     # a solid whose Q4 is below its liquid's (possible for fcc with some switching
     # functions) is a valid normalisation
-    assert gaas.order_contrast_problem({"q_solid": 0.10, "q_liquid": 0.30}, settings) is None
-    assert gaas.order_contrast_problem({"q_solid": 0.50, "q_liquid": 0.20}, settings) is None
+    assert gaas.reference_problem({"q_solid": 0.10, "q_liquid": 0.30}, settings) is None
+    assert gaas.reference_problem({"q_solid": 0.50, "q_liquid": 0.20}, settings) is None
     for q_solid, q_liquid in ((0.20, 0.22), (0.22, 0.20)):
-        problem = gaas.order_contrast_problem({"q_solid": q_solid, "q_liquid": q_liquid},
-                                              settings)
+        problem = gaas.reference_problem({"q_solid": q_solid, "q_liquid": q_liquid},
+                                         settings)
         assert problem is not None and "too close" in problem
+
+
+def test_a_solid_that_left_its_crystal_is_refused():
+    settings = GaasMeltingSettings(max_solid_drift=0.05)
+    # zincblende (q4 0.509) kept by the solid run: a valid solid reference
+    kept = {"q_crystal": 0.509, "q_solid": 0.49, "q_liquid": 0.42}
+    assert gaas.reference_problem(kept, settings) is None
+    # melted (default run's pet-mad at 1000 K) or turned denser (its bespoke PET at
+    # 1300 K), whichever side of the liquid it ends on and however far from the liquid
+    for q_solid, q_liquid in ((0.397, 0.36), (0.63, 0.73), (0.30, 0.60)):
+        problem = gaas.reference_problem({"q_crystal": 0.509, "q_solid": q_solid,
+                                          "q_liquid": q_liquid}, settings)
+        assert problem is not None and "left its crystal's order" in problem
+        assert f"{q_solid:.3f}" in problem and "0.509" in problem
 
 
 def test_the_crystal_is_a_setting(fcc_settings):
@@ -73,7 +87,8 @@ def test_fcc_interface_melts_by_npt_and_pins_at_each_temperatures_lattice(fcc_se
     for temperature in fcc_settings.temperatures_K:
         folder = tmp_path / f"{temperature:g}K"
         # the contrast gate is not what this test is about: accept any references
-        settings = fcc_settings.model_copy(update={"min_order_contrast": 1e-9})
+        settings = fcc_settings.model_copy(update={"min_order_contrast": 1e-9,
+                                                   "max_solid_drift": 10.0})
         result = gaas.temperature_job(folder, emt, tmp_path / "interface" / "status.json",
                                       settings, temperature, seed=5, progress=False)
         assert result["status"] == "ok", result
@@ -87,6 +102,8 @@ def test_fcc_interface_melts_by_npt_and_pins_at_each_temperatures_lattice(fcc_se
         np.testing.assert_allclose(np.hypot(pinned["cell_xy_A"], pinned["cell_yy_A"]),
                                    expected[1] * settings.supercell[1], rtol=1e-6)
         assert result["lateral_lattice_A"] == pytest.approx(expected)
+        # the solid run starts from the relaxed fcc crystal (ideal first shell: 0.191)
+        assert result["q_crystal"] == pytest.approx(0.191, abs=0.02)
         lateral[temperature] = expected[0]
     # thermal expansion: the two temperatures use two different lattices
     assert lateral[900] != pytest.approx(lateral[300], rel=1e-4)

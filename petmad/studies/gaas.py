@@ -134,8 +134,11 @@ def reference_orders(directory: str | Path, potential: PotentialSpec,
                      settings: GaasMeltingSettings, temperature: float, seed: int,
                      progress: bool = True) -> dict[str, float]:
     """Mean per-atom q4 of bulk solid and bulk liquid at ``temperature`` with this model,
-    and the solid's mean lateral lattice there (``lateral_lattice_A``: lengths of the first
-    two cell vectors per repeat of the crystal's cell)."""
+    the same of the relaxed crystal the solid run starts from (``q_crystal``), and the
+    solid's mean lateral lattice there (``lateral_lattice_A``: lengths of the first two
+    cell vectors per repeat of the crystal's cell)."""
+    from petmad.simulate.q4 import mean_q4
+
     directory = Path(directory)
     bulk = relax(pinning_crystal(settings, settings.bulk_supercell), potential,
                  settings.relax_steps, cell=True)
@@ -168,7 +171,8 @@ def reference_orders(directory: str | Path, potential: PotentialSpec,
         values = np.load(run / "records.npz")["q4_mean"]
         return float(np.mean(values[int(skip * len(values)):]))
 
-    return {"temperature_K": temperature, "q_solid": mean_order(directory / "solid"),
+    return {"temperature_K": temperature, "q_crystal": mean_q4(bulk, observer.q4),
+            "q_solid": mean_order(directory / "solid"),
             "q_liquid": mean_order(directory / "liquid" / "quench"),
             "lateral_lattice_A": mean_lateral_lattice(directory / "solid",
                                                       settings.bulk_supercell, skip)}
@@ -222,18 +226,29 @@ def interface_job(directory: str | Path, potential: PotentialSpec,
     return status
 
 
-def order_contrast_problem(references: dict[str, float], settings: GaasMeltingSettings
-                           ) -> str | None:
-    """Why the Q4 references cannot normalise s, or None.  s = (q - q_liquid) / (q_solid -
-    q_liquid): a tiny difference makes the bias forces explode; its sign does not matter
-    (a solid may have the lower Q4)."""
+def reference_problem(references: dict[str, float], settings: GaasMeltingSettings
+                      ) -> str | None:
+    """Why the Q4 references cannot normalise s, or None.
+
+    The bulk solid must have kept its crystal's order: a mean q4 more than
+    ``max_solid_drift`` from the relaxed crystal's means the model's crystal melted or
+    turned into another phase at this temperature, so s = 1 would not be the crystal the
+    interface is made of.  And s = (q - q_liquid) / (q_solid - q_liquid) needs the two
+    references apart: a tiny difference makes the bias forces explode; its sign does not
+    matter (a solid may have the lower Q4)."""
     q_solid, q_liquid = references["q_solid"], references["q_liquid"]
+    q_crystal = references.get("q_crystal")
+    if q_crystal is not None and abs(q_solid - q_crystal) > settings.max_solid_drift:
+        return (f"the bulk solid left its crystal's order (mean q4 {q_solid:.3f} against the "
+                f"relaxed crystal's {q_crystal:.3f}, more than {settings.max_solid_drift:g} "
+                f"apart; q_liquid {q_liquid:.3f}): the model's crystal melts or turns into "
+                "another phase at this temperature")
     if abs(q_solid - q_liquid) >= settings.min_order_contrast:
         return None
     return (f"solid and liquid Q4 references too close (q_solid {q_solid:.3f}, q_liquid "
             f"{q_liquid:.3f}, |difference| below {settings.min_order_contrast:g}): the liquid "
-            "recrystallised, the solid melted at this temperature, or Q4 with these q4 "
-            "settings does not tell this crystal from its liquid")
+            "recrystallised, or Q4 with these q4 settings does not tell this crystal from "
+            "its liquid")
 
 
 def temperature_job(directory: str | Path, potential: PotentialSpec, interface_status: Path,
@@ -255,7 +270,7 @@ def temperature_job(directory: str | Path, potential: PotentialSpec, interface_s
                   "reason": f"bulk reference runs: {exc}"}
         write_json(directory / "status.json", status)
         return status
-    problem = order_contrast_problem(references, settings)
+    problem = reference_problem(references, settings)
     if problem is not None:
         status = {"temperature_K": temperature, "status": "stopped", **references,
                   "reason": problem}

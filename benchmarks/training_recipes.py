@@ -4,6 +4,8 @@
     python benchmarks/training_recipes.py --data-dir DIR --recipes default epochs-40 lr-3e-3
     python benchmarks/training_recipes.py --data-dir DIR --recipes lora lora-unshifted \
         --base /tmp/petmad-default/models/pet-mad.trained.ckpt
+    python benchmarks/training_recipes.py --data-dir RUN/data/mad --recipes pretrain \
+        pretrain-half-data pretrain-epochs-40 --md-test RUN/data/*/md_test.extxyz
 
 Trains each recipe, one after the other in this process (so that they share the
 machine's state: compare the rows of one run, not rows of different runs), on
@@ -33,8 +35,8 @@ sys.path.insert(0, str(ROOT))
 WIDE = {"d_pet": 128, "d_head": 128, "d_node": 256, "d_feedforward": 256}
 # name -> (training-section updates, share of the training set, frames trained on:
 # "all", "rattles" (no MD frames), "md" (the MD frames alone) or "half-rattles" (the MD
-# frames and every other rattle)[, model kind: "bespoke" unless given; "lora" fine-tunes
-# --base])
+# frames and every other rattle)[, model kind: "bespoke" unless given; "lora" and "full"
+# fine-tune --base; "pretrain" trains pet-mad's PET])
 RECIPES: dict[str, tuple] = {
     "default": ({}, 1.0, "all"),
     "rattles-only": ({}, 1.0, "rattles"),
@@ -63,6 +65,12 @@ RECIPES: dict[str, tuple] = {
     "lora-energy-weight-10-unshifted": (
         {"finetune": {"energy_weight": 10.0, "energy_baseline": "base"}}, 1.0, "all", "lora"),
     "full-finetune": ({}, 1.0, "all", "full"),
+    # pet-mad's own budget: give --data-dir DIR/data/mad and --md-test with the systems'
+    # held-out reference-MD frames.
+    "pretrain": ({}, 1.0, "all", "pretrain"),
+    "pretrain-half-data": ({}, 0.5, "all", "pretrain"),
+    "pretrain-epochs-40": ({"pretrain": {"num_epochs": 40}}, 1.0, "all", "pretrain"),
+    "pretrain-energy-weight-1": ({"pretrain": {"energy_weight": 1.0}}, 1.0, "all", "pretrain"),
 }
 EPOCH_LINE = re.compile(r"Epoch:\s+(\d+)")
 VALIDATION_ENERGY = re.compile(r"validation energy MAE \(per atom\):\s*([0-9.eE+-]+)\s*(meV|eV)")
@@ -119,12 +127,12 @@ def cpu_seconds() -> float:
 
 
 def run_recipe(name: str, data_dir: Path, workdir: Path, config, threads: int,
-               base: Path | None = None) -> dict:
+               base: Path | None = None, test_sets: tuple[Path, ...] = ()) -> dict:
     from petmad.models.training import TrainRequest, train
 
     updates, fraction, frames, *kind = RECIPES[name]
     kind = kind[0] if kind else "bespoke"
-    if kind != "bespoke" and base is None:
+    if kind in ("lora", "full") and base is None:
         raise SystemExit(f"recipe {name} fine-tunes a base model: give --base")
     splits = {part: data_dir / f"{part}.extxyz" for part in ("train", "val", "test")}
     if frames != "all":
@@ -137,7 +145,7 @@ def run_recipe(name: str, data_dir: Path, workdir: Path, config, threads: int,
         result = train(TrainRequest(kind=kind, splits=splits,
                                     training=settings_for(config.training, updates),
                                     workdir=workdir / name, seed=config.seed,
-                                    base_checkpoint=base if kind != "bespoke" else None,
+                                    base_checkpoint=base if kind in ("lora", "full") else None,
                                     fraction=fraction, llpr=False, threads=threads))
     finally:
         logging.getLogger().removeHandler(handler)
@@ -149,6 +157,10 @@ def run_recipe(name: str, data_dir: Path, workdir: Path, config, threads: int,
     if md_test.exists():
         row["md_energy_mae [meV/atom]"], row["md_forces_mae [meV/Å]"] = mean_errors(
             result.exported, md_test)
+    for test_set in test_sets:
+        label = test_set.parent.name  # data/<system>/md_test.extxyz
+        row[f"{label}_energy_mae [meV/atom]"], row[f"{label}_forces_mae [meV/Å]"] = \
+            mean_errors(result.exported, test_set)
     if handler.energy:  # empty when the model was already trained by an earlier run
         row["val_energy_first_epoch"] = handler.energy[0]
         row["energy_mae_grew"] = handler.energy[-1] > handler.energy[0]
@@ -164,6 +176,13 @@ def main() -> None:
     parser.add_argument("--config", nargs="+", default=[str(ROOT / "config.yaml")],
                         help="config files whose training settings the recipes change")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=None,
+                        help="training seed (default: the config's); a second seed in a "
+                        "second --workdir tells a recipe's effect from seed noise")
+    parser.add_argument("--md-test", type=Path, nargs="*", default=[],
+                        help="more held-out frames to evaluate every recipe on, each "
+                        "DIR/data/<system>/md_test.extxyz (columns named by <system>): "
+                        "pet-mad's recipes on the systems it is used for")
     parser.add_argument("--base", type=Path, default=None,
                         help="base PET checkpoint of the fine-tuning recipes (lora*, full-*), "
                         "e.g. a run's models/pet-mad.trained.ckpt")
@@ -178,11 +197,13 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, filename=args.workdir / "training.log",
                         format="%(asctime)s %(message)s")
     config = load_config_files(args.config)
+    if args.seed is not None:
+        config = config.model_copy(update={"seed": args.seed})
     rows = []
     for name in args.recipes:
         print(f"training recipe {name} ...", flush=True)
         rows.append(run_recipe(name, args.data_dir, args.workdir, config, args.threads,
-                               args.base))
+                               args.base, tuple(args.md_test)))
         table = pd.DataFrame(rows)
         table.to_csv(args.workdir / "recipes.csv", index=False)
     pd.set_option("display.width", 200)

@@ -108,6 +108,11 @@ def test_pretraining_on_eight_gpus_with_the_papers_batch(paper):
     assert paper.device == "cuda"  # distributed training runs on NCCL only
 
 
+def test_bespoke_pets_keep_the_papers_energy_weight(paper):
+    # IV.D's 0.1, not the default preset's 1 for 20 epochs
+    assert paper.training.bespoke.energy_weight == 0.1
+
+
 def test_learning_curves_of_mad_and_of_water_at_rank_32(paper):
     from petmad.campaign import learning_curve_points, mad_learning_curve_fractions
 

@@ -308,6 +308,36 @@ def test_pet_with_llpr_drives_md_and_records_its_ensemble(models, tmp_path):
         run_dynamics(tmp_path / "guarded", atoms, [model], strict, progress=False)
 
 
+def test_a_model_replaced_in_place_does_not_reuse_the_old_models_run(models, tmp_path):
+    """Snakemake reruns a study when its model is retrained, at the same path: the run
+    directory must then start afresh, not resume or reuse the old model's trajectory."""
+    import shutil
+
+    import pandas as pd
+
+    from petmad.simulate import DynamicsSettings, PotentialSpec, run_dynamics
+
+    atoms = bulk("Cu", "fcc", a=3.6, cubic=True).repeat((2, 1, 1))
+    path = tmp_path / "model.pt"
+    model = PotentialSpec(kind="metatomic", path=str(path))
+    run = DynamicsSettings.model_validate({"steps": 4, "timestep_fs": 1.0,
+                                           "records": {"properties_stride": 1}})
+
+    def energies(exported) -> np.ndarray:
+        shutil.copyfile(exported, path)
+        run_dynamics(tmp_path / "md", atoms, [model], run, progress=False)
+        return pd.read_csv(tmp_path / "md" / "properties.csv")["potential_eV"].to_numpy()
+
+    first = energies(models["base"].exported)
+    assert np.array_equal(energies(models["base"].exported), first)  # same model: reused
+    retrained = energies(models["lora"].exported)
+    assert not np.allclose(retrained, first)
+    fresh = PotentialSpec(kind="metatomic", path=str(models["lora"].exported))
+    run_dynamics(tmp_path / "fresh", atoms, [fresh], run, progress=False)
+    np.testing.assert_allclose(
+        retrained, pd.read_csv(tmp_path / "fresh" / "properties.csv")["potential_eV"])
+
+
 def test_a_truncated_newest_checkpoint_is_skipped_on_resume(tmp_path):
     from petmad.models.training import newest_checkpoint
 

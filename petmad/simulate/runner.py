@@ -340,9 +340,12 @@ def run_dynamics(
     if len(structures) != replicas:
         raise ValueError(f"{replicas} replicas need {replicas} structures, got {len(structures)}")
     directory = Path(directory).resolve()  # i-PI runs inside the work directory
+    # The model files' contents, not only their paths: a model retrained in place must not
+    # resume (or reuse) the trajectory of the model it replaced.
     signature = digest(settings.model_dump(mode="json"),
                        [spec.model_dump(mode="json") for spec in potentials],
-                       [_structure_key(atoms) for atoms in structures])
+                       [_structure_key(atoms) for atoms in structures],
+                       *_model_files(potentials))
     created = not directory.exists()
     work = resumable_directory(directory / "ipi", signature)
     if not (work / CHECKPOINT).exists():
@@ -365,6 +368,14 @@ def run_dynamics(
         raise
     files = write_records(work, directory, settings, terms, structures[0])
     return {"directory": str(directory), "steps": settings.steps, "files": files}
+
+
+def _model_files(potentials: list[PotentialSpec]) -> list[Path]:
+    """The files whose contents define the potentials: exported models and library models
+    given by a file."""
+    paths = [spec.path for spec in potentials if spec.path]
+    paths += [spec.library.path for spec in potentials if spec.library and spec.library.path]
+    return [Path(path) for path in paths if Path(path).is_file()]
 
 
 def _structure_key(atoms: Atoms) -> list:

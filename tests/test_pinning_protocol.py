@@ -47,7 +47,7 @@ def test_a_solid_that_left_its_crystal_is_refused():
     kept = {"q_crystal": 0.509, "q_solid": 0.49, "q_liquid": 0.42}
     assert gaas.reference_problem(kept, settings) is None
     # melted (the default run's pet-mad at 1000 K) or turned into another phase (its
-    # bespoke PET at 1300 K, which expands to a third of the density), whichever side of
+    # bespoke PET at 1300 K, which expands to about half its density), whichever side of
     # the liquid it ends on and however far from the liquid
     for q_solid, q_liquid in ((0.397, 0.36), (0.63, 0.73), (0.30, 0.60)):
         problem = gaas.reference_problem({"q_crystal": 0.509, "q_solid": q_solid,

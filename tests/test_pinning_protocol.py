@@ -33,11 +33,13 @@ def test_contrast_gate_uses_its_magnitude():
     settings = GaasMeltingSettings(min_order_contrast=0.05)
     # a solid whose Q4 is below its liquid's (possible for fcc with some switching
     # functions) is a valid normalisation
-    assert gaas.reference_problem({"q_solid": 0.10, "q_liquid": 0.30}, settings) is None
-    assert gaas.reference_problem({"q_solid": 0.50, "q_liquid": 0.20}, settings) is None
+    def references(q_solid, q_liquid):  # a solid that kept its crystal's order
+        return {"q_crystal": q_solid, "q_solid": q_solid, "q_liquid": q_liquid}
+
+    assert gaas.reference_problem(references(0.10, 0.30), settings) is None
+    assert gaas.reference_problem(references(0.50, 0.20), settings) is None
     for q_solid, q_liquid in ((0.20, 0.22), (0.22, 0.20)):
-        problem = gaas.reference_problem({"q_solid": q_solid, "q_liquid": q_liquid},
-                                         settings)
+        problem = gaas.reference_problem(references(q_solid, q_liquid), settings)
         assert problem is not None and "too close" in problem
 
 

@@ -135,6 +135,9 @@ def test_smoke_preset_runs_the_melting_study(smoke_run):
     finished = table["status"] == "ok"
     assert table.loc[finished, "delta_mu_eV_per_atom"].notna().all()
     assert table.loc[~finished, "reason"].astype(str).str.len().gt(10).all()
+    # a pinned point's bulk solid kept the order of the relaxed crystal it started from
+    drift = (table.loc[finished, "q_solid"] - table.loc[finished, "q_crystal"]).abs()
+    assert (drift <= 0.05).all()  # studies.gaas_melting.max_solid_drift
     assert (workdir / "results" / "gaas_melting.pdf").stat().st_size > 10_000
     plumed = workdir / "runs" / "gaas" / "pet-mad" / "interface" / "melt" / "ipi"
     assert (plumed / "input.xml").exists()

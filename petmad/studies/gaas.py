@@ -236,9 +236,8 @@ def reference_problem(references: dict[str, float], settings: GaasMeltingSetting
     interface is made of.  And s = (q - q_liquid) / (q_solid - q_liquid) needs the two
     references apart: a tiny difference makes the bias forces explode; its sign does not
     matter (a solid may have the lower Q4)."""
-    q_solid, q_liquid = references["q_solid"], references["q_liquid"]
-    q_crystal = references.get("q_crystal")
-    if q_crystal is not None and abs(q_solid - q_crystal) > settings.max_solid_drift:
+    q_crystal, q_solid, q_liquid = (references[k] for k in ("q_crystal", "q_solid", "q_liquid"))
+    if abs(q_solid - q_crystal) > settings.max_solid_drift:
         return (f"the bulk solid left its crystal's order (mean q4 {q_solid:.3f} against the "
                 f"relaxed crystal's {q_crystal:.3f}, more than {settings.max_solid_drift:g} "
                 f"apart; q_liquid {q_liquid:.3f}): the model's crystal melts or turns into "

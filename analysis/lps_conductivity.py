@@ -12,8 +12,10 @@ errors come from the autocorrelation of the per-origin series
 replicas combine as independent estimates.  The model uncertainty reweights the time
 origins to each LLPR ensemble member (the initial conditions' distribution; the dynamics
 stay the model's, so this is not the members' own σ).  A point is converged with N_eff ≥ 20,
-agreeing halves and at least ``MIN_REPLICAS`` replicas.  Arrhenius fits weight the points by
-their errors and give E_a with its error and the members' spread.  Points whose runs
+agreeing halves and at least ``MIN_REPLICAS`` replicas, and only when the run kept its
+crystal: the framework atoms (P) stayed on their sites and the volume near the crystal's
+(``crystal_held``; a model that melts or swells the lattice gives a melt's σ).  Arrhenius
+fits weight the points by their errors and give E_a with its error and the members' spread.  Points whose runs
 stopped are listed with the reason and left out of the figure.
 """
 
@@ -36,6 +38,7 @@ from analysis.conductivity import (
     green_kubo,
     green_kubo_origins,
     unwrapped_charge_dipole,
+    unwrapped_displacements,
 )
 from analysis.output import (
     MODEL_COLOURS,
@@ -66,11 +69,13 @@ PHASE_TITLES = {"alpha": "α", "beta": "β", "gamma": "γ"}
 MIN_REPLICAS = 2  # a dynamical average from one trajectory is not called converged
 
 
-def production_series(trajectory: Path, charges: dict[str, float]):
+def production_series(trajectory: Path, charges: dict[str, float], framework: list[str]):
     """Charge current (e·Å/fs), unwrapped charge dipole (e·Å), sampling step (fs), mean
-    volume (Å³) and the frames' steps of one production run."""
+    volume (Å³), the frames' steps and the framework atoms' RMS displacement (Å) from the
+    first frame to the last of one production run."""
     frames = read(trajectory, index=":")
-    q = np.array([charges.get(symbol, 0.0) for symbol in frames[0].get_chemical_symbols()])
+    symbols = np.array(frames[0].get_chemical_symbols())
+    q = np.array([charges.get(symbol, 0.0) for symbol in symbols])
     # ASE velocities are Å per ASE time unit; one fs is units.fs of those.
     velocities = np.array([f.get_velocities() for f in frames]) * units.fs
     positions = np.array([f.positions for f in frames])
@@ -79,8 +84,34 @@ def production_series(trajectory: Path, charges: dict[str, float]):
     dt = float(np.median(np.diff(times)))
     volume = float(np.mean([f.get_volume() for f in frames]))
     steps = np.array([f.info.get("step", k) for k, f in enumerate(frames)])
+    drift = framework_displacement(positions, cells, np.isin(symbols, framework))
     return (charge_current(velocities, q), unwrapped_charge_dipole(positions, cells, q), dt,
-            volume, steps)
+            volume, steps, drift)
+
+
+def framework_displacement(positions: np.ndarray, cells: np.ndarray, framework: np.ndarray
+                           ) -> float:
+    """RMS displacement (Å) of the atoms selected by the boolean mask ``framework`` from
+    the first frame to the last, positions unwrapped frame to frame.  In a crystal it
+    stays at the thermal amplitude however long the run; in a melt it grows with time."""
+    if not framework.any():
+        return np.nan
+    last = unwrapped_displacements(positions, cells)[-1][framework]
+    return float(np.sqrt(np.mean(np.sum(last**2, axis=1))))
+
+
+def crystal_problem(displacement: float, volume_change: float, settings: dict) -> str:
+    """Why a point's σ is not the crystal's ('' when it is): the framework atoms left their
+    sites (the lattice melted) or the cell swelled or shrank away from the crystal's."""
+    problems = []
+    if displacement > settings["max_framework_displacement_A"]:
+        species = "/".join(settings["framework_species"])
+        problems.append(f"{species} moved {displacement:.2f} Å RMS > "
+                        f"{settings['max_framework_displacement_A']:g} (lattice melted)")
+    if abs(volume_change) > settings["max_volume_change"]:
+        problems.append(f"volume {volume_change:+.0%} from the crystal's "
+                        f"(limit ±{settings['max_volume_change']:.0%})")
+    return "; ".join(problems)
 
 
 def origin_reweighting(production: Path, steps: np.ndarray, origins: int, temperature: float):
@@ -103,13 +134,21 @@ def point_estimates(status_path: Path, settings: dict) -> dict:
     temperature = status["temperature_K"]
     lag_fs = settings["correlation_time_ps"] * 1000.0
     per_replica = {"green-kubo": [], "einstein-helfand": []}
+    lattice = {"displacement": [], "volume_change": []}
     stopped = [r["reason"] for r in status["replicas"] if r["status"] != "ok"]
     for replica in status["replicas"]:
         if replica["status"] != "ok":
             continue
         production = status_path.parent / f"r{replica['replica']}" / "production"
-        current, dipole, dt, volume, steps = production_series(production / "trajectory.extxyz",
-                                                               settings["charges"])
+        current, dipole, dt, volume, steps, drift = production_series(
+            production / "trajectory.extxyz", settings["charges"],
+            settings["framework_species"])
+        lattice["displacement"].append(drift)
+        if "crystal_volume_A3" not in status:
+            raise ValueError(f"{status_path} does not record the crystal's volume "
+                             "(crystal_volume_A3): it predates the crystal check; rerun its "
+                             "lps_md job (the trajectories resume)")
+        lattice["volume_change"].append(volume / status["crystal_volume_A3"] - 1.0)
         window = min(lag_fs, (len(current) // 2) * dt)  # at least half the run as origins
         series = {
             "green-kubo": green_kubo_origins(current, dt, volume, temperature, window),
@@ -126,6 +165,13 @@ def point_estimates(status_path: Path, settings: dict) -> dict:
                 "value": values[method], "error": estimate.error, "n_eff": estimate.n_eff,
                 "origins": len(origins), "members": members, "reweighting": rw,
                 "halves_z": halves_disagreement(origins) if len(origins) >= 8 else np.nan})
+    # The worst replica speaks for the point: one melted trajectory spoils the average.
+    displacement = max(lattice["displacement"], default=np.nan)
+    volume_change = max(lattice["volume_change"], key=abs, default=np.nan)
+    not_crystal = crystal_problem(displacement, volume_change, settings)
+    crystal = {"framework_displacement_A": displacement, "volume_change": volume_change,
+               "crystal_held": ("no" if not_crystal else "yes") if lattice["displacement"]
+               else ""}
     rows = {}
     for method, replicas in per_replica.items():
         if not replicas:
@@ -133,7 +179,7 @@ def point_estimates(status_path: Path, settings: dict) -> dict:
                             "sigma_n_eff": 0.0, "sigma_model_uncertainty_S_per_cm": np.nan,
                             "replicas": 0, "converged": "no",
                             "convergence_note": "no finished replica", "members": None,
-                            "ensemble_note": ""}
+                            "ensemble_note": "", **crystal}
             continue
         value, error, n_eff = combine_independent(
             [r["value"] for r in replicas], [r["error"] for r in replicas],
@@ -147,6 +193,8 @@ def point_estimates(status_path: Path, settings: dict) -> dict:
             else None
         halves = [r["halves_z"] for r in replicas if np.isfinite(r["halves_z"])]
         extra = [] if np.isfinite(error) else ["run too short for an error"]
+        if not_crystal:
+            extra.append("not the crystal: " + not_crystal)
         verdict, note = convergence_verdict(
             n_eff=n_eff, halves_z=max(halves) if halves else None,
             ess=worst.ess_check if worst is not None else None, replicas=len(replicas),
@@ -157,7 +205,7 @@ def point_estimates(status_path: Path, settings: dict) -> dict:
             else np.nan, "replicas": len(replicas), "converged": verdict,
             "convergence_note": note, "members": members,
             "ensemble_note": (worst.note() + "; time origins reweighted, dynamics the model's")
-            if worst is not None else NO_ENSEMBLE}
+            if worst is not None else NO_ENSEMBLE, **crystal}
     return {"temperature": temperature, "origin": status["origin"], "natoms": status["natoms"],
             "rows": rows, "stopped": stopped}
 
@@ -253,10 +301,20 @@ def conductivity_figure(table: pd.DataFrame, path: Path) -> None:
                     title_fontsize=6)
     axes[0][0].set_ylabel("σ (S/cm)")
     figure.suptitle(VERDICT_NOTE.replace("\n", "; "), fontsize=7)
-    failed = table.drop_duplicates(["phase", "temperature_K", "model"])["stopped"].fillna("")
+    points = table.drop_duplicates(["phase", "temperature_K", "model"])
+    failed = points["stopped"].fillna("")
+    warnings = []
     if (failed != "").any():
-        figure.text(0.01, 0.01, f"{int((failed != '').sum())} runs stopped by a guard "
-                    "(reasons in the CSV)", fontsize=7, color="tab:red")
+        warnings.append(f"{int((failed != '').sum())} runs stopped by a guard")
+    melted = points[points["crystal_held"] == "no"]
+    if len(melted):
+        # The σ of a melted or swollen lattice is drawn (hollow) but is not the phase's.
+        models = ", ".join(sorted(set(melted["model"])))
+        warnings.append(f"{len(melted)} of {len(points)} points did not keep their crystal "
+                        f"({models}): their σ is a melt's, not the phase's")
+    if warnings:
+        figure.text(0.01, 0.01, "; ".join(warnings) + " (reasons in the CSV)", fontsize=7,
+                    color="tab:red")
     save_figure(figure, path)
 
 

@@ -737,6 +737,23 @@ class LpsConductivitySettings(Strict):
         default_factory=lambda: {"Li": 1.0, "P": 5.0, "S": -2.0},
         description="nominal oxidation numbers used in the charge flux",
     )
+    framework_species: list[str] = Field(
+        default_factory=lambda: ["P"], min_length=1,
+        description="atoms that stay on their lattice sites in every phase (the PS4 centres; "
+        "the tetrahedra rotate in α but do not travel): their RMS displacement over the "
+        "production run tells a conducting crystal from a melt",
+    )
+    max_framework_displacement_A: float = Field(
+        1.0, gt=0,
+        description="largest RMS displacement (Å) of the framework atoms over the production "
+        "run for the point to count as the crystal's σ (the reference engine's own MD at "
+        "650-700 K: 0.17 Å; neighbouring P sites are about 6 Å apart)",
+    )
+    max_volume_change: float = Field(
+        0.15, gt=0,
+        description="largest relative change of the mean production volume from the "
+        "crystal's for the point to count as the crystal's σ",
+    )
     stop: StopCriteria = study_guards(
         min_distance_A=0.5, max_energy_change_eV_per_atom=5.0)
     runtime_min: int = Field(120, ge=1, description="cluster runtime request per MD job")

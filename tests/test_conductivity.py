@@ -155,3 +155,58 @@ def test_weighted_arrhenius_fit_gives_the_activation_energy_error():
     stated = fits[0]["activation_energy_error_eV"]
     assert np.std(energies) == pytest.approx(stated, rel=0.1)
     assert 0.62 <= np.mean(np.abs(energies - 0.3) < stated) <= 0.74
+
+
+def wrapped_trajectory(rng, frames, atoms, cell, step_std, vibration_std):
+    """Positions (frames, atoms, 3) wrapped into a cubic ``cell``: atoms random-walking with
+    ``step_std`` per component and frame, plus independent thermal vibration of
+    ``vibration_std`` about their (walking) sites.  Returns the positions and the true
+    displacement first frame -> last."""
+    sites = rng.uniform(0, cell, size=(atoms, 3))
+    walk = np.cumsum(rng.normal(scale=step_std, size=(frames, atoms, 3)), axis=0)
+    walk[0] = 0.0
+    vibration = rng.normal(scale=vibration_std, size=(frames, atoms, 3))
+    unwrapped = sites + walk + vibration
+    return np.mod(unwrapped, cell), unwrapped[-1] - unwrapped[0]
+
+
+def test_framework_displacement_tells_a_crystal_from_a_melt():
+    from analysis.lps_conductivity import framework_displacement
+
+    rng = np.random.default_rng(11)
+    cell, frames, atoms = 8.0, 400, 300
+    cells = np.broadcast_to(np.eye(3) * cell, (frames, 3, 3))
+    # Crystal: vibration about fixed sites, σ = 0.1 Å per component -> the first-to-last
+    # displacement has RMS sqrt(3 · 2 σ²) = 0.245 Å, however long the run.
+    crystal, _ = wrapped_trajectory(rng, frames, atoms, cell, 0.0, 0.1)
+    framework = np.ones(atoms, dtype=bool)
+    assert framework_displacement(crystal, cells, framework) == pytest.approx(
+        np.sqrt(6) * 0.1, rel=0.1)
+    # Melt: a random walk of 0.05 Å per component and frame -> RMS sqrt(3 · 399) · 0.05
+    # = 1.73 Å (plus the vibration), crossing the cell's faces many times.
+    melt, truth = wrapped_trajectory(rng, frames, atoms, cell, 0.05, 0.1)
+    assert framework_displacement(melt, cells, framework) == pytest.approx(
+        np.sqrt(np.mean(np.sum(truth**2, axis=1))), rel=1e-9)
+    assert framework_displacement(melt, cells, framework) == pytest.approx(
+        np.sqrt(3 * (frames - 1) * 0.05**2 + 6 * 0.1**2), rel=0.1)
+    # Only the framework counts: mobile ions may diffuse through a crystal that holds.
+    mixed = np.concatenate([crystal, melt], axis=1)
+    mask = np.r_[np.ones(atoms, bool), np.zeros(atoms, bool)]
+    assert framework_displacement(mixed, cells, mask) == pytest.approx(
+        framework_displacement(crystal, cells, framework))
+    assert np.isnan(framework_displacement(mixed, cells, np.zeros(2 * atoms, bool)))
+
+
+def test_crystal_problem_names_each_cause_and_passes_a_held_crystal():
+    from analysis.lps_conductivity import crystal_problem
+
+    limits = {"framework_species": ["P"], "max_framework_displacement_A": 1.0,
+              "max_volume_change": 0.15}
+    assert crystal_problem(0.2, 0.05, limits) == ""
+    assert crystal_problem(0.2, -0.149, limits) == ""
+    melted = crystal_problem(2.5, 0.0, limits)
+    assert "P moved 2.50 Å RMS > 1" in melted and "volume" not in melted
+    swollen = crystal_problem(0.3, 0.9, limits)
+    assert "volume +90% from the crystal's" in swollen and "moved" not in swollen
+    assert "moved" in crystal_problem(5.0, -0.2, limits) and "-20%" in crystal_problem(
+        5.0, -0.2, limits)

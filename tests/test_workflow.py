@@ -121,6 +121,13 @@ def test_smoke_preset_runs_the_conductivity_study(smoke_run):
     assert set(table["method"]) == {"green-kubo", "einstein-helfand"}
     finished = table[table["stopped"].isna()]
     assert finished["sigma_S_per_cm"].notna().all()
+    # every finished point says whether its lattice held, from its P sublattice and volume
+    assert set(finished["crystal_held"]) <= {"yes", "no"}
+    assert finished["framework_displacement_A"].gt(0).all()
+    assert np.isfinite(finished["volume_change"]).all()
+    melted = finished[finished["crystal_held"] == "no"]
+    assert (melted["converged"] == "no").all()
+    assert melted["convergence_note"].str.contains("not the crystal").all()
     assert (workdir / "results" / "lps_conductivity.pdf").stat().st_size > 10_000
     run = workdir / "runs" / "lps" / "pet-mad" / "gamma" / "600K" / "r0"
     assert (run / "production" / "ipi" / "input.xml").exists()

@@ -81,6 +81,7 @@ def run_point(directory: str | Path, phase: str, temperature: float, potential: 
             # An unstable model is a result, not a workflow failure: recorded and plotted.
             replicas.append({"replica": replica, "status": "stopped", "reason": str(exc)})
     status = {"phase": phase, "temperature_K": temperature, "origin": origin,
-              "natoms": len(atoms), "replicas": replicas}
+              "natoms": len(atoms), "crystal_volume_A3": atoms.get_volume(),
+              "replicas": replicas}
     write_json(directory / "status.json", status)
     return status

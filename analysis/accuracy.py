@@ -14,13 +14,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.metrics import calibration_curve, mae, rmse, z_score_rms
+from analysis.metrics import (
+    calibration_curve,
+    mae,
+    offset,
+    offset_free_mae,
+    rmse,
+    z_score_rms,
+)
 from analysis.output import pyplot, save_figure, write_csv
 
 COLOURS = {"pet-mad": "black", "bespoke": "tab:blue", "lora": "tab:orange"}
 ERROR_COLUMNS = {
     "energy_mae [meV/atom]": ("energy", mae),
     "energy_rmse [meV/atom]": ("energy", rmse),
+    "energy_offset [meV/atom]": ("energy", offset),
+    "energy_mae_offset_free [meV/atom]": ("energy", offset_free_mae),
     "forces_mae [meV/Å]": ("forces", mae),
     "forces_rmse [meV/Å]": ("forces", rmse),
     "stress_mae [meV/Å³]": ("stress", mae),

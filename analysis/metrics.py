@@ -17,6 +17,22 @@ def rmse(errors: np.ndarray) -> float:
     return float(np.sqrt(np.mean(errors**2))) if errors.size else float("nan")
 
 
+def offset(errors: np.ndarray) -> float:
+    """The mean signed error: a model's constant offset from the reference."""
+    errors = np.asarray(errors, dtype=float)
+    errors = errors[np.isfinite(errors)]
+    return float(np.mean(errors)) if errors.size else float("nan")
+
+
+def offset_free_mae(errors: np.ndarray) -> float:
+    """MAE once the constant offset is removed.  On a set of one composition (a system's
+    MD frames) a constant per-atom offset changes neither the forces nor any energy
+    difference between its configurations, so this is the energy error its dynamics see."""
+    errors = np.asarray(errors, dtype=float)
+    errors = errors[np.isfinite(errors)]
+    return mae(errors - np.mean(errors)) if errors.size else float("nan")
+
+
 def calibration_curve(
     predicted_sigma: np.ndarray, errors: np.ndarray, n_bins: int = 10
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -8,7 +8,15 @@ from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.emt import EMT
 
 from analysis.accuracy import errors
-from analysis.metrics import calibration_curve, mae, rmse, weighted_std, z_score_rms
+from analysis.metrics import (
+    calibration_curve,
+    mae,
+    offset,
+    offset_free_mae,
+    rmse,
+    weighted_std,
+    z_score_rms,
+)
 from analysis.rotations import discrepancy_table
 from petmad.models.rotations import lebedev_rotations, rotated_energies, rotate
 
@@ -16,6 +24,19 @@ from petmad.models.rotations import lebedev_rotations, rotated_energies, rotate
 def test_mae_and_rmse_on_known_values():
     assert mae(np.array([1.0, -3.0, np.nan])) == pytest.approx(2.0)
     assert rmse(np.array([3.0, -4.0])) == pytest.approx(np.sqrt(12.5))
+
+
+def test_offset_free_mae_separates_a_constant_offset_from_the_scatter():
+    # errors = 40 + Laplace(scale 5): the offset is 40 and the scatter's MAE is the
+    # Laplace scale, 5; the plain MAE is dominated by the offset.
+    rng = np.random.default_rng(3)
+    errors = 40.0 + rng.laplace(scale=5.0, size=200_000)
+    assert offset(errors) == pytest.approx(40.0, abs=0.05)
+    assert offset_free_mae(errors) == pytest.approx(5.0, rel=0.01)
+    assert mae(errors) == pytest.approx(40.0, rel=0.01)
+    # no offset: both MAEs agree; NaNs are skipped like mae's
+    centred = np.array([1.0, -1.0, 3.0, -3.0, np.nan])
+    assert offset(centred) == 0.0 and offset_free_mae(centred) == pytest.approx(2.0)
 
 
 def test_errors_are_per_atom_and_in_mev():

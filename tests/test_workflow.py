@@ -98,6 +98,10 @@ def test_smoke_preset_samples_reference_md_for_training_and_testing(smoke_run):
     for dataset in MD_TEST_SETS:
         assert set(md_rows.loc[md_rows["dataset"] == dataset, "model"]) == {
             "pet-mad", "bespoke", "lora", "7net-l3i5"}
+    # and each MAE splits into a constant offset and the scatter about it
+    assert (md_rows["energy_mae_offset_free [meV/atom]"]
+            <= md_rows["energy_mae [meV/atom]"] + abs(md_rows["energy_offset [meV/atom]"])).all()
+    assert md_rows["energy_mae_offset_free [meV/atom]"].notna().all()
     assert md_rows["forces_mae [meV/Å]"].notna().all()
     cost = pd.read_csv(workdir / "results" / "campaign_cost.csv")
     assert sorted(cost.loc[cost["rule"] == "sample_md", "job"]) == [

@@ -98,8 +98,8 @@ def water_observables(table: pd.DataFrame, rdf: pd.DataFrame | None) -> Iterator
         curve = curves[curves["beads"] == curves["beads"].max()]
         if curve["g"].notna().any():
             peak = curve.loc[curve["g"].idxmax()]
-            yield _observation("water", f"g_OO first peak (P = {int(peak['beads'])})", "", peak,
-                               "g", "g_error", "g_model_uncertainty")
+            yield _observation("water", f"g_OO first peak height (P = {int(peak['beads'])})",
+                               "1", peak, "g", "g_error", "g_model_uncertainty")
     if "first_peak_A" in rdf:  # its position, classical, held against the reference's MD
         peaks = first_peaks(rdf)
         for _, peak in peaks[peaks["beads"] == 1].iterrows():

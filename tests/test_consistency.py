@@ -102,7 +102,7 @@ def test_every_study_gives_its_headline_numbers():
     assert observed[("lps", "σ beta 700 K")] == 0.1 and observed[("lps", "E_a beta")] == 0.3
     assert sorted(k for s, k in observed.index if s == "hea") == ["Γ_Cr", "Γ_Ni"]
     assert observed[("water", "C_V (P = 8)")] == 80.0
-    assert observed[("water", "g_OO first peak (P = 8)")] == 3.1  # below 3.3 Å, O-O only
+    assert observed[("water", "g_OO first peak height (P = 8)")] == 3.1  # below 3.3 Å, O-O only
     assert observed[("succinic", "σ_iso H3 (COOH) PIMD")] == 13.0
     assert observed[("bto", "T tetragonal→cubic")] == 300.0
     assert observed[("bto", "ε_iso 300 K")] == 500.0

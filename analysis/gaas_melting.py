@@ -46,7 +46,8 @@ def pinned_run(status_path: Path, settings: dict) -> dict:
     row = {"temperature_K": status["temperature_K"], "status": status["status"],
            "reason": status.get("reason", ""), "q_crystal": status.get("q_crystal", np.nan),
            "q_solid": status.get("q_solid", np.nan),
-           "q_liquid": status.get("q_liquid", np.nan), "members": None}
+           "q_liquid": status.get("q_liquid", np.nan),
+           "liquid_volume_change": status.get("liquid_volume_change", np.nan), "members": None}
     if status["status"] != "ok":
         row.update(converged="no", convergence_note="run stopped (reason)")
         return row

@@ -842,6 +842,12 @@ class GaasMeltingSettings(Strict):
         "it the model's crystal melted or turned into another phase at that temperature and "
         "the point is reported as failed (the reference engine's zincblende at 1150 K keeps "
         "0.508 against the relaxed crystal's 0.509)")
+    max_liquid_volume_change: float = Field(
+        0.25, gt=0, description="largest |V_liquid / V_crystal - 1| accepted, with V the mean "
+        "volume per atom of the bulk liquid run and of the relaxed crystal; beyond it the "
+        "model's 'liquid' boiled into a foam or collapsed, so s = 0 would not be the crystal's "
+        "melt and the point is reported as failed (liquid GaAs, Si and water are about 10 % "
+        "denser than their crystals, most metals' melts 2-6 % less dense)")
     stop: StopCriteria = study_guards(
         min_distance_A=0.8, max_energy_change_eV_per_atom=5.0)
     runtime_min: int = Field(240, ge=1, description="cluster runtime request per MD job")

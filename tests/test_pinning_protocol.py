@@ -34,7 +34,8 @@ def test_contrast_gate_uses_its_magnitude():
     # a solid whose Q4 is below its liquid's (possible for fcc with some switching
     # functions) is a valid normalisation
     def references(q_solid, q_liquid):  # a solid that kept its crystal's order
-        return {"q_crystal": q_solid, "q_solid": q_solid, "q_liquid": q_liquid}
+        return {"q_crystal": q_solid, "q_solid": q_solid, "q_liquid": q_liquid,
+                "liquid_volume_change": -0.1}
 
     assert gaas.reference_problem(references(0.10, 0.30), settings) is None
     assert gaas.reference_problem(references(0.50, 0.20), settings) is None
@@ -46,16 +47,36 @@ def test_contrast_gate_uses_its_magnitude():
 def test_a_solid_that_left_its_crystal_is_refused():
     settings = GaasMeltingSettings(max_solid_drift=0.05)
     # zincblende (q4 0.509) kept by the solid run: a valid solid reference
-    kept = {"q_crystal": 0.509, "q_solid": 0.49, "q_liquid": 0.42}
+    kept = {"q_crystal": 0.509, "q_solid": 0.49, "q_liquid": 0.42, "liquid_volume_change": -0.1}
     assert gaas.reference_problem(kept, settings) is None
     # melted (the default run's pet-mad at 1000 K) or turned into another phase (its
     # bespoke PET at 1300 K, which expands to about half its density), whichever side of
     # the liquid it ends on and however far from the liquid
     for q_solid, q_liquid in ((0.397, 0.36), (0.63, 0.73), (0.30, 0.60)):
         problem = gaas.reference_problem({"q_crystal": 0.509, "q_solid": q_solid,
-                                          "q_liquid": q_liquid}, settings)
+                                          "q_liquid": q_liquid, "liquid_volume_change": 0.0},
+                                         settings)
         assert problem is not None and "left its crystal's order" in problem
         assert f"{q_solid:.3f}" in problem and "0.509" in problem
+
+
+def test_a_liquid_that_is_not_the_crystals_melt_is_refused():
+    settings = GaasMeltingSettings(max_liquid_volume_change=0.25)
+    melt = {"q_crystal": 0.509, "q_solid": 0.50, "q_liquid": 0.42}
+    # liquid GaAs is ~10 % denser than zincblende: a melt
+    for change in (-0.10, 0.0, 0.24, -0.24):
+        assert gaas.reference_problem({**melt, "liquid_volume_change": change}, settings) is None
+    # the default run's bespoke PET (weight 1) at 1000-1150 K: a 'liquid' at 2.1-3.1 g/cm³
+    # against 5.3, ordered to q4 0.71-0.75; and a collapsed one
+    for change, q_liquid in ((0.9, 0.73), (1.5, 0.71), (-0.3, 0.40)):
+        problem = gaas.reference_problem(
+            {**melt, "q_liquid": q_liquid, "liquid_volume_change": change}, settings)
+        assert problem is not None and "not the crystal's melt" in problem
+        assert f"{change:+.0%}" in problem
+    # the solid's check speaks first: its crystal is what the interface is made of
+    problem = gaas.reference_problem({**melt, "q_solid": 0.30, "liquid_volume_change": 0.9},
+                                     settings)
+    assert "left its crystal's order" in problem
 
 
 def test_the_crystal_is_a_setting(fcc_settings):
@@ -91,7 +112,8 @@ def test_fcc_interface_melts_by_npt_and_pins_at_each_temperatures_lattice(fcc_se
         folder = tmp_path / f"{temperature:g}K"
         # the contrast gate is not what this test is about: accept any references
         settings = fcc_settings.model_copy(update={"min_order_contrast": 1e-9,
-                                                   "max_solid_drift": 10.0})
+                                                   "max_solid_drift": 10.0,
+                                                   "max_liquid_volume_change": 10.0})
         result = gaas.temperature_job(folder, emt, tmp_path / "interface" / "status.json",
                                       settings, temperature, seed=5, progress=False)
         assert result["status"] == "ok", result
@@ -107,6 +129,13 @@ def test_fcc_interface_melts_by_npt_and_pins_at_each_temperatures_lattice(fcc_se
         assert result["lateral_lattice_A"] == pytest.approx(expected)
         # the solid run starts from the relaxed fcc crystal (ideal first shell: 0.191)
         assert result["q_crystal"] == pytest.approx(0.191, abs=0.02)
+        # and the liquid's volume is measured against that crystal's
+        liquid = pd.read_csv(folder / "references" / "liquid" / "quench" / "properties.csv")
+        kept = liquid["volume_A3"].iloc[int(settings.equilibration_fraction * len(liquid)):]
+        crystal = gaas.relax(gaas.pinning_crystal(settings, settings.bulk_supercell), emt,
+                             settings.relax_steps, cell=True)
+        assert result["liquid_volume_change"] == pytest.approx(
+            kept.mean() / crystal.get_volume() - 1.0)
         lateral[temperature] = expected[0]
     # thermal expansion: the two temperatures use two different lattices
     assert lateral[900] != pytest.approx(lateral[300], rel=1e-4)

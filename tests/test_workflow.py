@@ -149,6 +149,9 @@ def test_smoke_preset_runs_the_melting_study(smoke_run):
     # a pinned point's bulk solid kept the order of the relaxed crystal it started from
     drift = (table.loc[finished, "q_solid"] - table.loc[finished, "q_crystal"]).abs()
     assert (drift <= 0.05).all()  # studies.gaas_melting.max_solid_drift
+    # and its bulk liquid was the crystal's melt, not a foam
+    swelling = table.loc[finished, "liquid_volume_change"]
+    assert (swelling.abs() <= 0.25).all()  # studies.gaas_melting.max_liquid_volume_change
     assert (workdir / "results" / "gaas_melting.pdf").stat().st_size > 10_000
     plumed = workdir / "runs" / "gaas" / "pet-mad" / "interface" / "melt" / "ipi"
     assert (plumed / "input.xml").exists()

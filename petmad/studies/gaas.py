@@ -63,6 +63,14 @@ def mean_lateral_lattice(run: Path, repeats: list[int], skip: float) -> list[flo
             float(np.mean(np.hypot(xy, yy))) / repeats[1]]
 
 
+def mean_volume(run: Path, skip: float) -> float:
+    """Mean cell volume of a run (after the leading ``skip`` share of its frames), Å³."""
+    import pandas as pd
+
+    volumes = pd.read_csv(run / "properties.csv")["volume_A3"].to_numpy()
+    return float(np.mean(volumes[int(skip * len(volumes)):]))
+
+
 def with_lateral_lattice(atoms: Atoms, lattice: list[float], repeats: list[int]) -> Atoms:
     """``atoms`` with its first two cell vectors stretched (directions kept, atoms moved
     affinely) to ``lattice`` per repeat; the third vector is kept."""
@@ -134,9 +142,10 @@ def reference_orders(directory: str | Path, potential: PotentialSpec,
                      settings: GaasMeltingSettings, temperature: float, seed: int,
                      progress: bool = True) -> dict[str, float]:
     """Mean per-atom q4 of bulk solid and bulk liquid at ``temperature`` with this model,
-    the same of the relaxed crystal the solid run starts from (``q_crystal``), and the
-    solid's mean lateral lattice there (``lateral_lattice_A``: lengths of the first two
-    cell vectors per repeat of the crystal's cell)."""
+    the same of the relaxed crystal the solid run starts from (``q_crystal``), the
+    liquid's mean volume per atom relative to that crystal's (``liquid_volume_change``),
+    and the solid's mean lateral lattice there (``lateral_lattice_A``: lengths of the
+    first two cell vectors per repeat of the crystal's cell)."""
     from petmad.simulate.q4 import mean_q4
 
     directory = Path(directory)
@@ -174,6 +183,8 @@ def reference_orders(directory: str | Path, potential: PotentialSpec,
     return {"temperature_K": temperature, "q_crystal": mean_q4(bulk, observer.q4),
             "q_solid": mean_order(directory / "solid"),
             "q_liquid": mean_order(directory / "liquid" / "quench"),
+            "liquid_volume_change": mean_volume(directory / "liquid" / "quench", skip)
+            / bulk.get_volume() - 1.0,
             "lateral_lattice_A": mean_lateral_lattice(directory / "solid",
                                                       settings.bulk_supercell, skip)}
 
@@ -235,13 +246,21 @@ def reference_problem(references: dict[str, float], settings: GaasMeltingSetting
     turned into another phase at this temperature, so s = 1 would not be the crystal the
     interface is made of.  And s = (q - q_liquid) / (q_solid - q_liquid) needs the two
     references apart: a tiny difference makes the bias forces explode; its sign does not
-    matter (a solid may have the lower Q4)."""
+    matter (a solid may have the lower Q4).  The bulk liquid must be a melt of the crystal:
+    its volume per atom within ``max_liquid_volume_change`` of the crystal's (a model whose
+    liquid boils into a foam orders it differently, and s = 0 would be that foam)."""
     q_crystal, q_solid, q_liquid = (references[k] for k in ("q_crystal", "q_solid", "q_liquid"))
     if abs(q_solid - q_crystal) > settings.max_solid_drift:
         return (f"the bulk solid left its crystal's order (mean q4 {q_solid:.3f} against the "
                 f"relaxed crystal's {q_crystal:.3f}, more than {settings.max_solid_drift:g} "
                 f"apart; q_liquid {q_liquid:.3f}): the model's crystal melts or turns into "
                 "another phase at this temperature")
+    swelling = references["liquid_volume_change"]
+    if abs(swelling) > settings.max_liquid_volume_change:
+        return (f"the bulk liquid is not the crystal's melt (volume per atom {swelling:+.0%} "
+                f"from the relaxed crystal's, beyond ±{settings.max_liquid_volume_change:.0%}; "
+                f"q_liquid {q_liquid:.3f}): the model's liquid boils into a foam or collapses "
+                "at this temperature")
     if abs(q_solid - q_liquid) >= settings.min_order_contrast:
         return None
     return (f"solid and liquid Q4 references too close (q_solid {q_solid:.3f}, q_liquid "

@@ -84,20 +84,23 @@ def production_series(trajectory: Path, charges: dict[str, float], framework: li
     dt = float(np.median(np.diff(times)))
     volume = float(np.mean([f.get_volume() for f in frames]))
     steps = np.array([f.info.get("step", k) for k, f in enumerate(frames)])
-    drift = framework_displacement(positions, cells, np.isin(symbols, framework))
+    drift = framework_displacement(positions, cells, np.isin(symbols, framework),
+                                   frames[0].get_masses())
     return (charge_current(velocities, q), unwrapped_charge_dipole(positions, cells, q), dt,
             volume, steps, drift)
 
 
-def framework_displacement(positions: np.ndarray, cells: np.ndarray, framework: np.ndarray
-                           ) -> float:
+def framework_displacement(positions: np.ndarray, cells: np.ndarray, framework: np.ndarray,
+                           masses: np.ndarray) -> float:
     """RMS displacement (Å) of the atoms selected by the boolean mask ``framework`` from
-    the first frame to the last, positions unwrapped frame to frame.  In a crystal it
-    stays at the thermal amplitude however long the run; in a melt it grows with time."""
+    the first frame to the last, positions unwrapped frame to frame, less the drift of the
+    whole cell's centre of mass.  In a crystal it stays at the thermal amplitude however
+    long the run; in a melt it grows with time."""
     if not framework.any():
         return np.nan
-    last = unwrapped_displacements(positions, cells)[-1][framework]
-    return float(np.sqrt(np.mean(np.sum(last**2, axis=1))))
+    last = unwrapped_displacements(positions, cells)[-1]
+    last = last - np.average(last, axis=0, weights=masses)
+    return float(np.sqrt(np.mean(np.sum(last[framework]**2, axis=1))))
 
 
 def crystal_problem(displacement: float, volume_change: float, settings: dict) -> str:

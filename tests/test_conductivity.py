@@ -179,22 +179,30 @@ def test_framework_displacement_tells_a_crystal_from_a_melt():
     # Crystal: vibration about fixed sites, σ = 0.1 Å per component -> the first-to-last
     # displacement has RMS sqrt(3 · 2 σ²) = 0.245 Å, however long the run.
     crystal, _ = wrapped_trajectory(rng, frames, atoms, cell, 0.0, 0.1)
-    framework = np.ones(atoms, dtype=bool)
-    assert framework_displacement(crystal, cells, framework) == pytest.approx(
+    framework, masses = np.ones(atoms, dtype=bool), np.ones(atoms)
+    assert framework_displacement(crystal, cells, framework, masses) == pytest.approx(
         np.sqrt(6) * 0.1, rel=0.1)
+    # The whole cell's content drifting together (a thermostat's kick) is no melting.
+    drift = np.linspace(0, 1, frames)[:, None, None] * np.array([2.5, -1.0, 0.7])
+    drifting = np.mod(crystal + drift, cell)
+    assert framework_displacement(drifting, cells, framework, masses) == pytest.approx(
+        framework_displacement(crystal, cells, framework, masses), rel=1e-6)
     # Melt: a random walk of 0.05 Å per component and frame -> RMS sqrt(3 · 399) · 0.05
     # = 1.73 Å (plus the vibration), crossing the cell's faces many times.
     melt, truth = wrapped_trajectory(rng, frames, atoms, cell, 0.05, 0.1)
-    assert framework_displacement(melt, cells, framework) == pytest.approx(
+    truth -= truth.mean(axis=0)
+    assert framework_displacement(melt, cells, framework, masses) == pytest.approx(
         np.sqrt(np.mean(np.sum(truth**2, axis=1))), rel=1e-9)
-    assert framework_displacement(melt, cells, framework) == pytest.approx(
+    assert framework_displacement(melt, cells, framework, masses) == pytest.approx(
         np.sqrt(3 * (frames - 1) * 0.05**2 + 6 * 0.1**2), rel=0.1)
-    # Only the framework counts: mobile ions may diffuse through a crystal that holds.
+    # Only the framework counts: mobile ions may diffuse through a crystal that holds
+    # (heavy framework atoms, so the light ions' walk barely moves the centre of mass).
     mixed = np.concatenate([crystal, melt], axis=1)
     mask = np.r_[np.ones(atoms, bool), np.zeros(atoms, bool)]
-    assert framework_displacement(mixed, cells, mask) == pytest.approx(
-        framework_displacement(crystal, cells, framework))
-    assert np.isnan(framework_displacement(mixed, cells, np.zeros(2 * atoms, bool)))
+    weights = np.r_[np.full(atoms, 1000.0), np.ones(atoms)]
+    assert framework_displacement(mixed, cells, mask, weights) == pytest.approx(
+        framework_displacement(crystal, cells, framework, masses), rel=0.02)
+    assert np.isnan(framework_displacement(mixed, cells, np.zeros(2 * atoms, bool), weights))
 
 
 def test_crystal_problem_names_each_cause_and_passes_a_held_crystal():

@@ -564,6 +564,36 @@ def test_run_cost_puts_every_job_of_the_smoke_run_in_its_stage(smoke_run, root):
     assert f"{len(jobs)} jobs" in printed
 
 
+def test_run_report_reads_a_finished_run(smoke_run, root, tmp_path):
+    """benchmarks/run_report.py (the README's whole-run numbers) on the smoke run, and its
+    list of stopped runs on statuses of every shape the studies write."""
+    _, workdir = smoke_run
+    printed = subprocess.run([sys.executable, str(root / "benchmarks" / "run_report.py"),
+                              str(workdir)], capture_output=True, text=True, check=True).stdout
+    for heading in ("held-out reference-MD frames", "runs stopped or refused",
+                    "Li3PS4 points that kept their crystal", "first O-O peak", "scorecard"):
+        assert heading in printed
+    sys.path.insert(0, str(root / "benchmarks"))
+    from run_report import stopped_runs
+
+    statuses = {
+        "gaas/lora/1000K": {"status": "stopped", "reason": "the bulk solid left\nits order"},
+        "gaas/lora/1150K": {"status": "ok"},
+        "lps/bespoke/gamma/500K": {"replicas": [{"replica": 0, "status": "ok"},
+                                                {"replica": 1, "status": "stopped",
+                                                 "reason": "atoms collided"}]},
+        "water/pet-mad": {"status": "ok"},
+    }
+    for where, status in statuses.items():
+        (tmp_path / "runs" / where).mkdir(parents=True)
+        (tmp_path / "runs" / where / "status.json").write_text(json.dumps(status))
+    stops = stopped_runs(tmp_path)
+    assert stops.to_dict("records") == [
+        {"study": "gaas", "model": "lora", "where": "1000K", "reason": "the bulk solid left"},
+        {"study": "lps", "model": "bespoke", "where": "gamma/500K r1",
+         "reason": "atoms collided"}]
+
+
 @pytest.mark.parametrize("preset", ["config.yaml", "presets/smoke.yaml", "presets/paper.yaml"])
 def test_dry_run_every_preset_and_the_slurm_profile(tmp_path, root, preset):
     configfiles = ("config.yaml",) if preset == "config.yaml" else ("config.yaml", preset)

@@ -3,7 +3,9 @@
     python benchmarks/run_report.py /tmp/petmad-default
 
 Reads only the run's own files: ``results/accuracy.csv`` (MAE on each system's held-out
-reference-MD frames, with the energy's constant offset split off), every
+reference-MD frames, with the energy's constant offset split off), the training jobs'
+logs (``logs/train_*``: whether a model's validation energy MAE ended above its first
+epoch while its training loss fell, the "energy not learned" symptom), every
 ``runs/**/status.json`` (the runs a guard stopped or a study refused, with why),
 ``results/lps_conductivity.csv`` (which points kept their crystal),
 ``results/water_rdf.csv`` (the first O-O peaks) and ``results/consistency.csv`` (how many
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -23,8 +26,10 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from analysis.water_pimd import first_peaks  # noqa: E402
+from training_recipes import EPOCH_LINE, VALIDATION_ENERGY  # noqa: E402
 
 COVERAGE_Z = 2.0  # as analysis.consistency: |z| ≤ 2 counts as agreeing
 
@@ -40,6 +45,40 @@ def md_test_accuracy(run: Path) -> pd.DataFrame:
     # a run older than the offset columns still reports its MAEs
     return md[[c for c in columns if c in md]].sort_values(["system", "model"]).reset_index(
         drop=True)
+
+
+TRAINING_LOSS = re.compile(r"training loss:\s*([0-9.eE+-]+)")
+
+
+def training_record(log: Path) -> dict | None:
+    """First and last epoch of the last training in a metatrain log: validation energy
+    MAE (meV/atom) and training loss, and whether the energy grew while the loss fell."""
+    epochs = []
+    for line in log.read_text(errors="replace").splitlines():
+        epoch, energy, loss = (EPOCH_LINE.search(line), VALIDATION_ENERGY.search(line),
+                               TRAINING_LOSS.search(line))
+        if epoch and energy and loss:
+            if int(epoch.group(1)) == 0:
+                epochs = []  # a log holding a retraining: keep the last one
+            scale = 1.0 if energy.group(2) == "meV" else 1e3
+            epochs.append((float(energy.group(1)) * scale, float(loss.group(1))))
+    if len(epochs) < 2:
+        return None
+    (energy_first, loss_first), (energy_last, loss_last) = epochs[0], epochs[-1]
+    return {"epochs": len(epochs), "val_energy_first": energy_first,
+            "val_energy_last": energy_last, "loss_first": loss_first, "loss_last": loss_last,
+            "energy_grew_while_loss_fell": energy_last > energy_first and loss_last < loss_first}
+
+
+def training_records(run: Path) -> pd.DataFrame:
+    rows = []
+    for log in sorted((run / "logs").glob("train_*/*.log")) + sorted(
+            (run / "logs").glob("train_*.log")):
+        record = training_record(log)
+        if record is not None:
+            rows.append({"training": f"{log.parent.name}/{log.stem}"
+                         if log.parent.name != "logs" else log.stem, **record})
+    return pd.DataFrame(rows)
 
 
 def stopped_runs(run: Path) -> pd.DataFrame:
@@ -110,6 +149,12 @@ def report(run: Path) -> str:
         accuracy = md_test_accuracy(run)
         blocks.append("MAE on the held-out reference-MD frames (energy meV/atom, forces "
                       "meV/Å):\n" + accuracy.to_string(index=False))
+        trainings = training_records(run)
+        if len(trainings):
+            grew = trainings[trainings["energy_grew_while_loss_fell"]]
+            blocks.append(f"trainings whose validation energy MAE grew while the loss fell: "
+                          f"{len(grew)} of {len(trainings)}\n" + trainings.to_string(
+                              index=False, float_format="{:.3g}".format))
         stops = stopped_runs(run)
         counts = stops.groupby(["study", "model"]).size() if len(stops) else None
         blocks.append(f"runs stopped or refused: {len(stops)}"

@@ -574,7 +574,7 @@ def test_run_report_reads_a_finished_run(smoke_run, root, tmp_path):
                     "Li3PS4 points that kept their crystal", "first O-O peak", "scorecard"):
         assert heading in printed
     sys.path.insert(0, str(root / "benchmarks"))
-    from run_report import stopped_runs
+    from run_report import stopped_runs, training_records
 
     statuses = {
         "gaas/lora/1000K": {"status": "stopped", "reason": "the bulk solid left\nits order"},
@@ -587,6 +587,18 @@ def test_run_report_reads_a_finished_run(smoke_run, root, tmp_path):
     for where, status in statuses.items():
         (tmp_path / "runs" / where).mkdir(parents=True)
         (tmp_path / "runs" / where / "status.json").write_text(json.dumps(status))
+    # a log of metatrain epochs holding a retraining: the last training is judged
+    line = ("Epoch: {:4d} | learning rate: 1e-3 | training loss: {} | validation energy MAE "
+            "(per atom): {} meV | validation forces MAE: 300 meV/A")
+    log = tmp_path / "logs" / "train_bespoke_model" / "water.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("\n".join([line.format(0, 50.0, 10.0), line.format(1, 40.0, 5.0),
+                              "a warning", line.format(0, 900.0, 100.0),
+                              line.format(1, 300.0, 150.0), line.format(2, 200.0, 200.0)]))
+    record = training_records(tmp_path).iloc[0]
+    assert record["training"] == "train_bespoke_model/water" and record["epochs"] == 3
+    assert (record["val_energy_first"], record["val_energy_last"]) == (100.0, 200.0)
+    assert record["energy_grew_while_loss_fell"]
     stops = stopped_runs(tmp_path)
     assert stops.to_dict("records") == [
         {"study": "gaas", "model": "lora", "where": "1000K", "reason": "the bulk solid left"},

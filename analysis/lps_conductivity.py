@@ -15,8 +15,8 @@ stay the model's, so this is not the members' own σ).  A point is converged wit
 agreeing halves and at least ``MIN_REPLICAS`` replicas, and only when the run kept its
 crystal: the framework atoms (P) stayed on their sites and the volume near the crystal's
 (``crystal_held``; a model that melts or swells the lattice gives a melt's σ).  Arrhenius
-fits weight the points by their errors and give E_a with its error and the members' spread.  Points whose runs
-stopped are listed with the reason and left out of the figure.
+fits weight the points by their errors and give E_a with its error and the members'
+spread.  Points whose runs stopped are listed with the reason and left out of the figure.
 """
 
 from __future__ import annotations
@@ -139,6 +139,10 @@ def point_estimates(status_path: Path, settings: dict) -> dict:
     per_replica = {"green-kubo": [], "einstein-helfand": []}
     lattice = {"displacement": [], "volume_change": []}
     stopped = [r["reason"] for r in status["replicas"] if r["status"] != "ok"]
+    if "crystal_volume_A3" not in status:
+        raise ValueError(f"{status_path} does not record the crystal's volume "
+                         "(crystal_volume_A3): it predates the crystal check; rerun its "
+                         "lps_md job (the trajectories resume)")
     for replica in status["replicas"]:
         if replica["status"] != "ok":
             continue
@@ -147,10 +151,6 @@ def point_estimates(status_path: Path, settings: dict) -> dict:
             production / "trajectory.extxyz", settings["charges"],
             settings["framework_species"])
         lattice["displacement"].append(drift)
-        if "crystal_volume_A3" not in status:
-            raise ValueError(f"{status_path} does not record the crystal's volume "
-                             "(crystal_volume_A3): it predates the crystal check; rerun its "
-                             "lps_md job (the trajectories resume)")
         lattice["volume_change"].append(volume / status["crystal_volume_A3"] - 1.0)
         window = min(lag_fs, (len(current) // 2) * dt)  # at least half the run as origins
         series = {

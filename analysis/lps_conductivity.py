@@ -62,6 +62,7 @@ from analysis.statistics import (
     halves_disagreement,
     mean_error,
 )
+from petmad.io import UnreadableFileError
 
 PHASE_TITLES = {"alpha": "α", "beta": "β", "gamma": "γ"}
 
@@ -140,7 +141,7 @@ def point_estimates(status_path: Path, settings: dict) -> dict:
     lattice = {"displacement": [], "volume_change": []}
     stopped = [r["reason"] for r in status["replicas"] if r["status"] != "ok"]
     if "crystal_volume_A3" not in status:
-        raise ValueError(f"{status_path} does not record the crystal's volume "
+        raise UnreadableFileError(f"{status_path} does not record the crystal's volume "
                          "(crystal_volume_A3): it predates the crystal check; rerun its "
                          "lps_md job (the trajectories resume)")
     for replica in status["replicas"]:

@@ -1,5 +1,7 @@
 """Green-Kubo and Einstein-Helfand estimators against analytic answers."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -218,3 +220,22 @@ def test_crystal_problem_names_each_cause_and_passes_a_held_crystal():
     assert "volume +90% from the crystal's" in swollen and "moved" not in swollen
     assert "moved" in crystal_problem(5.0, -0.2, limits) and "-20%" in crystal_problem(
         5.0, -0.2, limits)
+
+
+def test_a_status_without_the_crystals_volume_is_one_clear_error(tmp_path, capsys):
+    from analysis.lps_conductivity import main
+    from petmad.config import validate_config
+    from petmad.errors import EXIT_STATUS, run_reporting_errors
+
+    status = tmp_path / "runs" / "lps" / "pet-mad" / "gamma" / "500K" / "status.json"
+    status.parent.mkdir(parents=True)
+    status.write_text(json.dumps({"phase": "gamma", "temperature_K": 500.0, "natoms": 64,
+                                  "origin": "shipped lps_gamma",
+                                  "replicas": [{"replica": 0, "status": "ok"}]}))
+    settings = validate_config({}).studies.lps_conductivity.model_dump_json()
+    table = tmp_path / "lps.csv"
+    code = run_reporting_errors(main, ["--status", str(status), "--settings", settings,
+                                       "--table", str(table), "--figure",
+                                       str(tmp_path / "lps.pdf")])
+    assert code == EXIT_STATUS and not table.exists()
+    assert "crystal_volume_A3" in capsys.readouterr().err

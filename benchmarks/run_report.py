@@ -21,17 +21,15 @@ import re
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from analysis.consistency import COVERAGE_Z  # noqa: E402
 from analysis.water_pimd import first_peaks  # noqa: E402
 from training_recipes import EPOCH_LINE, VALIDATION_ENERGY  # noqa: E402
-
-COVERAGE_Z = 2.0  # as analysis.consistency: |z| ≤ 2 counts as agreeing
 
 
 def md_test_accuracy(run: Path) -> pd.DataFrame:
@@ -94,7 +92,8 @@ def stopped_runs(run: Path) -> pd.DataFrame:
             if entry.get("status", "ok") != "ok":
                 label = where + (f" r{entry['replica']}" if "replica" in entry else "")
                 rows.append({"study": parts[0], "model": parts[1], "where": label,
-                             "reason": str(entry.get("reason", "")).splitlines()[0][:110]})
+                             "reason": (str(entry.get("reason", "")).splitlines()
+                                        or [""])[0][:110]})
     return pd.DataFrame(rows, columns=["study", "model", "where", "reason"])
 
 
@@ -109,7 +108,7 @@ def lps_crystal(run: Path) -> pd.DataFrame | None:
     return points.groupby("model").agg(
         points=("crystal_held", "size"),
         crystal_held=("crystal_held", lambda c: int((c == "yes").sum())),
-        P_displacement_A=("framework_displacement_A",
+        framework_displacement_A=("framework_displacement_A",
                           lambda d: f"{d.min():.2f}-{d.max():.2f}"),
         volume_change=("volume_change", lambda v: f"{v.min():+.0%} to {v.max():+.0%}"))
 

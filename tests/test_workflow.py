@@ -583,6 +583,7 @@ def test_run_report_reads_a_finished_run(smoke_run, root, tmp_path):
                                                 {"replica": 1, "status": "stopped",
                                                  "reason": "atoms collided"}]},
         "water/pet-mad": {"status": "ok"},
+        "hea/bespoke": {"status": "stopped"},  # no reason recorded
     }
     for where, status in statuses.items():
         (tmp_path / "runs" / where).mkdir(parents=True)
@@ -602,6 +603,7 @@ def test_run_report_reads_a_finished_run(smoke_run, root, tmp_path):
     stops = stopped_runs(tmp_path)
     assert stops.to_dict("records") == [
         {"study": "gaas", "model": "lora", "where": "1000K", "reason": "the bulk solid left"},
+        {"study": "hea", "model": "bespoke", "where": "", "reason": ""},
         {"study": "lps", "model": "bespoke", "where": "gamma/500K r1",
          "reason": "atoms collided"}]
 

@@ -564,48 +564,16 @@ def test_run_cost_puts_every_job_of_the_smoke_run_in_its_stage(smoke_run, root):
     assert f"{len(jobs)} jobs" in printed
 
 
-def test_run_report_reads_a_finished_run(smoke_run, root, tmp_path):
-    """benchmarks/run_report.py (the README's whole-run numbers) on the smoke run, and its
-    list of stopped runs on statuses of every shape the studies write."""
+def test_run_report_reads_a_finished_run(smoke_run, root):
+    """benchmarks/run_report.py (the README's whole-run numbers) on the smoke run; its
+    pieces on synthetic runs: tests/test_run_report.py."""
     _, workdir = smoke_run
     printed = subprocess.run([sys.executable, str(root / "benchmarks" / "run_report.py"),
                               str(workdir)], capture_output=True, text=True, check=True).stdout
-    for heading in ("held-out reference-MD frames", "runs stopped or refused",
-                    "Li3PS4 points that kept their crystal", "first O-O peak", "scorecard"):
+    for heading in ("held-out reference-MD frames", "validation energy MAE grew",
+                    "runs stopped or refused", "Li3PS4 points that kept their crystal",
+                    "first O-O peak", "scorecard"):
         assert heading in printed
-    sys.path.insert(0, str(root / "benchmarks"))
-    from run_report import stopped_runs, training_records
-
-    statuses = {
-        "gaas/lora/1000K": {"status": "stopped", "reason": "the bulk solid left\nits order"},
-        "gaas/lora/1150K": {"status": "ok"},
-        "lps/bespoke/gamma/500K": {"replicas": [{"replica": 0, "status": "ok"},
-                                                {"replica": 1, "status": "stopped",
-                                                 "reason": "atoms collided"}]},
-        "water/pet-mad": {"status": "ok"},
-        "hea/bespoke": {"status": "stopped"},  # no reason recorded
-    }
-    for where, status in statuses.items():
-        (tmp_path / "runs" / where).mkdir(parents=True)
-        (tmp_path / "runs" / where / "status.json").write_text(json.dumps(status))
-    # a log of metatrain epochs holding a retraining: the last training is judged
-    line = ("Epoch: {:4d} | learning rate: 1e-3 | training loss: {} | validation energy MAE "
-            "(per atom): {} meV | validation forces MAE: 300 meV/A")
-    log = tmp_path / "logs" / "train_bespoke_model" / "water.log"
-    log.parent.mkdir(parents=True)
-    log.write_text("\n".join([line.format(0, 50.0, 10.0), line.format(1, 40.0, 5.0),
-                              "a warning", line.format(0, 900.0, 100.0),
-                              line.format(1, 300.0, 150.0), line.format(2, 200.0, 200.0)]))
-    record = training_records(tmp_path).iloc[0]
-    assert record["training"] == "train_bespoke_model/water" and record["epochs"] == 3
-    assert (record["val_energy_first"], record["val_energy_last"]) == (100.0, 200.0)
-    assert record["energy_grew_while_loss_fell"]
-    stops = stopped_runs(tmp_path)
-    assert stops.to_dict("records") == [
-        {"study": "gaas", "model": "lora", "where": "1000K", "reason": "the bulk solid left"},
-        {"study": "hea", "model": "bespoke", "where": "", "reason": ""},
-        {"study": "lps", "model": "bespoke", "where": "gamma/500K r1",
-         "reason": "atoms collided"}]
 
 
 @pytest.mark.parametrize("preset", ["config.yaml", "presets/smoke.yaml", "presets/paper.yaml"])

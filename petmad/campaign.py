@@ -185,6 +185,8 @@ def dataset_sizes(config: Config, dataset: str) -> tuple[int, int, float, str]:
     train = sum(_split_train(count, config) for _, count, _ in subsets)
     if (dataset, "train") in md_sets(config):
         train += _split_train(settings.md.frames, config)  # the MD frames, subset 'md'
+    if dataset in model_md_systems(config):
+        train += _split_train(settings.model_md.all_frames, config)  # subset 'model_md'
     atoms = sum(count * mean for _, count, mean in subsets) / max(structures, 1)
     return structures, train, atoms, "atoms: mean per structure, from the dataset's builder"
 
@@ -212,6 +214,16 @@ def md_sets(config: Config) -> list[tuple[str, str]]:
             for part, md in (("train", getattr(config.data, system).md),
                              ("test", getattr(config.data, system).md_test))
             if md.trajectories]
+
+
+def model_md_systems(config: Config) -> list[str]:
+    """Systems with active learning (``data.<system>.model_md``): rules ``split_round``,
+    ``train_round_model``, ``contact_wall_round`` and ``sample_model_md``, once per round.
+    None when the labels are read from files: the 'file' engine cannot label new frames."""
+    if not config.reference.computes:
+        return []
+    return [system for system in config.systems
+            if getattr(config.data, system).model_md.trajectories]
 
 
 # --------------------------------------------------------------------------- stages
@@ -253,6 +265,15 @@ def labeling_rows(config: Config) -> Iterator[dict]:
                    f"{_temperatures(md.temperatures_K or settings.sampling.temperatures_K)}"
                    f" (steps: relaxation and MD per trajectory, structures: trajectories "
                    "per job); atoms: the dataset's mean")
+    for system in model_md_systems(config):
+        md = getattr(config.data, system).model_md
+        # a round's model MD costs little beside the reference's single points
+        for round_ in range(1, md.rounds + 1):
+            yield _row("labeling", system, "sample_model_md", f"{system}/round{round_}",
+                       f"{engine} labels of round {round_}'s bespoke MD", "reference",
+                       structures=md.frames, atoms=dataset_sizes(config, system)[2], steps=1,
+                       step_unit=SINGLE, note=f"{md.trajectories} trajectories of "
+                       f"{md.steps_per_trajectory} model steps; atoms: the dataset's mean")
 
 
 def training_rows(config: Config) -> Iterator[dict]:
@@ -268,6 +289,15 @@ def training_rows(config: Config) -> Iterator[dict]:
     finetune = training.finetune
     for system in config.systems:
         _, train, atoms, note = dataset_sizes(config, system)
+        if system in model_md_systems(config):
+            md = getattr(config.data, system).model_md
+            for round_ in range(1, md.rounds + 1):
+                before = train - _split_train((md.rounds - round_ + 1) * md.frames, config)
+                yield _row("training", system, "train_round_model", f"{system}/round{round_}",
+                           f"round {round_}'s bespoke PET (active learning)", "bespoke",
+                           structures=before, atoms=atoms, steps=training.bespoke.num_epochs,
+                           step_unit="epochs", note="the training split with the earlier "
+                           f"rounds' model-MD frames, no LLPR; {note}")
         yield _row("training", system, "train_bespoke_model", system, "bespoke PET", "bespoke",
                    structures=train, atoms=atoms, steps=training.bespoke.num_epochs,
                    step_unit="epochs", note=f"training split before the force filter; {note}")

@@ -87,8 +87,19 @@ def cmd_sample_md(args: argparse.Namespace) -> None:
 
     settings = dataset_settings_class(args.system).model_validate(args.settings)
     engine = make_engine(ReferenceSettings.model_validate(args.reference))
+    driver = None
+    if (args.part == "model") != (args.model is not None):
+        raise SystemExit("sample-md: --model is needed with --part model, and only there")
+    if args.model is not None:
+        from ase import Atoms
+
+        from petmad.simulate.potentials import build_calculator, model_potential
+
+        driver = build_calculator(model_potential("active-learning driver", args.model,
+                                                  contact_wall=args.contact_wall), Atoms())
     summary = sample_dataset(args.system, settings, args.part, args.seed, engine, args.output,
-                             trajectory=args.trajectory)
+                             trajectory=args.trajectory, driver=driver, driver_name=args.model,
+                             driver_file=args.model)
     _print_md_summary(summary, args.output)
 
 
@@ -652,8 +663,14 @@ def build_parser() -> argparse.ArgumentParser:
     sample_md.add_argument("--system", required=True, choices=CASE_STUDY_SYSTEMS)
     sample_md.add_argument("--settings", type=_json, required=True,
                            help="the dataset's config section, data.<system> (JSON)")
-    sample_md.add_argument("--part", required=True, choices=["train", "test"],
-                           help="train: data.<system>.md; test: data.<system>.md_test")
+    sample_md.add_argument("--part", required=True, choices=["train", "test", "model"],
+                           help="train: data.<system>.md; test: data.<system>.md_test; "
+                           "model: data.<system>.model_md, driven by --model")
+    sample_md.add_argument("--model", default=None,
+                           help="exported model (.pt) driving the MD of part 'model'; the "
+                           "reference engine labels its frames")
+    sample_md.add_argument("--contact-wall", default=None,
+                           help="contact wall (JSON) added to --model, as the studies add it")
     sample_md.add_argument("--reference", type=_json, required=True,
                            help="config 'reference' (JSON)")
     sample_md.add_argument("--seed", type=int, required=True)

@@ -351,6 +351,21 @@ class MdSampling(Strict):
         return self.trajectories * self.steps_per_trajectory
 
 
+class ModelMdSampling(MdSampling):
+    """Active learning (``data.<system>.model_md``): in round k a bespoke PET trained on
+    the data of the rounds before (rattles, reference MD, earlier rounds' frames) runs the
+    MD above, with the contact wall the studies add, and the reference engine labels its
+    kept frames.  The final models train on every round's frames (subset 'model_md')."""
+
+    rounds: int = Field(1, ge=1, description="active-learning rounds (each trains one "
+                        "bespoke PET, runs its MD and labels the frames)")
+
+    @property
+    def all_frames(self) -> int:
+        """Frames of every round (``frames`` is one round's)."""
+        return self.rounds * self.frames
+
+
 class SystemDataSettings(Strict):
     """Settings shared by every case-study dataset."""
 
@@ -364,12 +379,25 @@ class SystemDataSettings(Strict):
         default_factory=MdSampling,
         description="independent reference-engine MD frames kept apart as the held-out test "
         "set data/<system>/md_test.extxyz: the honest test of a model for its case study")
+    model_md: ModelMdSampling = Field(
+        default_factory=ModelMdSampling,
+        description="active learning: MD driven by a bespoke PET trained without these "
+        "frames, relabeled by the reference engine and added to the training data as "
+        "subset 'model_md' (trajectories and frames per round).  The frames are where a "
+        "model goes and the reference MD does not (squeezed contacts, a swelling cell), "
+        "which is what a model must learn to stay out of; 0 trajectories = none")
+
+    def part_md(self, part: str) -> MdSampling:
+        """The MD settings of ``part``: 'train' (reference MD added to the training data),
+        'test' (the held-out reference MD) or 'model' (the active-learning round)."""
+        return {"train": self.md, "test": self.md_test, "model": self.model_md}[part]
 
     def md_shaping(self, part: str) -> dict:
-        """The settings that shape the MD of ``part`` ('train' or 'test'): not the rattles'
-        count, not the other part's MD (changing those must not resample it)."""
-        other = "md_test" if part == "train" else "md"
-        return self.model_dump(mode="json", exclude={"n_structures", other})
+        """The settings that shape the MD of ``part`` ('train', 'test' or 'model'): not the
+        rattles' count, not the other parts' MD (changing those must not resample it)."""
+        others = {"md", "md_test", "model_md"} - {
+            {"train": "md", "test": "md_test", "model": "model_md"}[part]}
+        return self.model_dump(mode="json", exclude={"n_structures", *others})
 
 
 class LpsData(SystemDataSettings):

@@ -84,6 +84,7 @@ wildcard_constraints:
     temperature=r"[0-9.]+",
     beads=r"[0-9]+",
     sampling="md|pimd",
+    round=r"[1-9][0-9]*",
     shard=r"[0-9]+",
 
 
@@ -166,6 +167,14 @@ def labeling_input(wildcards):
 MD_SETS = campaign.md_sets(CFG)
 
 
+def structure_settings(dataset):
+    """A dataset's settings as the structure builder gets them: active learning
+    (model_md) shapes no rattle, so changing it must not rebuild and relabel them."""
+    settings = dataset_settings(CFG.data, dataset)
+    return json.dumps(settings.model_dump(mode="json", exclude={"model_md"}), sort_keys=True,
+                      separators=(",", ":"))
+
+
 def md_settings(wildcards):
     """The dataset settings that shape a sampling job (changing others must not rerun it)."""
     settings = dataset_settings(CFG.data, wildcards.system)
@@ -198,6 +207,25 @@ def md_training_frames(wildcards):
     if (wildcards.dataset, "train") in MD_SETS:
         return f"data/{wildcards.dataset}/md_train.extxyz"
     return []
+
+
+# Systems with active learning (data.<system>.model_md): in round k a bespoke PET trained
+# on the rounds before drives MD whose frames the reference labels.
+MODEL_MD_SYSTEMS = campaign.model_md_systems(CFG)
+
+
+def model_md_rounds(system):
+    return dataset_settings(CFG.data, system).model_md.rounds if system in MODEL_MD_SYSTEMS else 0
+
+
+def model_md_frames(wildcards):
+    """The relabeled model-MD frames a split adds: of every round for the final split, of
+    the rounds before round k for round k's (``wildcards.round``); [] without rounds."""
+    if hasattr(wildcards, "round"):
+        last = int(wildcards.round) - 1
+    else:
+        last = model_md_rounds(wildcards.dataset)
+    return [f"data/{wildcards.dataset}/md_model/round{k}.extxyz" for k in range(1, last + 1)]
 
 
 # Every test set a model is scored on, by name: each dataset's split test part, and the

@@ -7,7 +7,7 @@ rule build_structures:
     output:
         "data/{dataset}/structures.extxyz",
     params:
-        settings=lambda w: json_text(dataset_settings(CFG.data, w.dataset)),
+        settings=lambda w: structure_settings(w.dataset),
         seed=CFG.seed,
     log:
         "logs/build_structures/{dataset}.log",
@@ -154,6 +154,8 @@ rule split:
         "data/{dataset}/labeled.extxyz",
         # reference-MD frames (data.<system>.md), split with the rest as subset 'md'
         md_training_frames,
+        # the active-learning round's frames (data.<system>.model_md), subset 'model_md'
+        model_md_frames,
     output:
         train="data/{dataset}/train.extxyz",
         val="data/{dataset}/val.extxyz",
@@ -191,6 +193,68 @@ rule split:
         "--fractions {params.fractions} --force-filter {params.force_filter:q} "
         "{params.energy_filter} {params.max_per_subset} "
         "--seed {params.seed} > {log} 2>&1"
+
+
+# Active learning (data.<system>.model_md): round k's split holds the rattles, the
+# reference MD and the frames of the rounds before; it trains round k's bespoke PET, whose
+# MD the reference labels.  Subsets are split independently, so the rattles and the
+# reference MD fall in the same parts in every round and in the final split.
+use rule split as split_round with:
+    message:
+        "Splitting {wildcards.dataset} for active-learning round {wildcards.round}"
+    input:
+        "data/{dataset}/labeled.extxyz",
+        md_training_frames,
+        model_md_frames,
+    output:
+        train="data/{dataset}/round{round}/train.extxyz",
+        val="data/{dataset}/round{round}/val.extxyz",
+        test="data/{dataset}/round{round}/test.extxyz",
+        report="data/{dataset}/round{round}/split.json",
+    log:
+        "logs/split/{dataset}_round{round}.log",
+    benchmark:
+        "logs/split/{dataset}_round{round}.benchmark.tsv"
+
+
+rule sample_model_md:
+    message:
+        "Active-learning round {wildcards.round} of {wildcards.system}: bespoke MD, labeled "
+        "by the reference engine"
+    input:
+        model="models/{system}/round{round}/bespoke.pt",
+        # the wall the case studies would give this model (studies.contact_wall), so the
+        # round samples where a study with it would go
+        wall=lambda wildcards: (
+            [f"data/{wildcards.system}/round{wildcards.round}/contact_wall.json"]
+            if CFG.studies.contact_wall.enabled else []),
+    output:
+        frames="data/{system}/md_model/round{round}.extxyz",
+        summary="data/{system}/md_model/round{round}.extxyz.json",
+    params:
+        settings=lambda wildcards: json.dumps(
+            dataset_settings(CFG.data, wildcards.system).md_shaping("model"),
+            sort_keys=True, separators=(",", ":")),
+        reference=as_json(CFG.reference),
+        # each round its own starts and noise
+        seed=lambda wildcards: CFG.seed + int(wildcards.round) - 1,
+        wall=lambda wildcards, input: (
+            f"--contact-wall {input.wall[0]}" if input.wall else ""),
+    log:
+        "logs/sample_md/{system}_round{round}.log",
+    benchmark:
+        "logs/sample_md/{system}_round{round}.benchmark.tsv"
+    conda:
+        CONDA_ENV
+    threads: CFG.labeling.max_threads
+    resources:
+        mem_mb=lambda wildcards, threads: 1500 + 500 * threads,
+        runtime=CFG.labeling.runtime_min,
+    shell:
+        "python -m petmad sample-md --system {wildcards.system} --part model "
+        "--model {input.model} {params.wall} --settings {params.settings:q} "
+        "--reference {params.reference:q} --seed {params.seed} --threads {threads} "
+        "--output {output.frames} > {log} 2>&1"
 
 
 rule dataset_summary:
@@ -251,3 +315,16 @@ rule contact_wall:
     shell:
         "python -m petmad contact-wall --train {input} --settings '{params.settings}' "
         "--output {output} > {log} 2>&1"
+
+
+use rule contact_wall as contact_wall_round with:
+    message:
+        "Contact wall of {wildcards.system}'s active-learning round {wildcards.round}"
+    input:
+        "data/{system}/round{round}/train.extxyz",
+    output:
+        "data/{system}/round{round}/contact_wall.json",
+    log:
+        "logs/contact_wall/{system}_round{round}.log",
+    benchmark:
+        "logs/contact_wall/{system}_round{round}.benchmark.tsv"

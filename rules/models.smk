@@ -72,6 +72,41 @@ rule train_bespoke_model:
         "--exported {output.exported} > {log} 2>&1"
 
 
+rule train_round_model:
+    message:
+        "Training {wildcards.system}'s bespoke model of active-learning round {wildcards.round}"
+    input:
+        splits=expand("data/{{system}}/round{{round}}/{part}.extxyz",
+                      part=["train", "val", "test"]),
+    output:
+        trained="models/{system}/round{round}/bespoke.trained.ckpt",
+        checkpoint="models/{system}/round{round}/bespoke.ckpt",
+        exported="models/{system}/round{round}/bespoke.pt",
+    params:
+        training=training_json("pet", "bespoke"),
+        seed=CFG.seed,
+        device=CFG.device,
+    log:
+        "logs/train_round_model/{system}_round{round}.log",
+    benchmark:
+        "logs/train_round_model/{system}_round{round}.benchmark.tsv"
+    conda:
+        CONDA_ENV
+    threads: CFG.training.threads
+    resources:
+        mem_mb=8000,
+        runtime=CFG.training.runtime_min,
+        gpu=model_resources,
+    shell:
+        # No LLPR: only its MD is used, which the uncertainty does not steer.
+        "python -m petmad train-model --kind bespoke "
+        "--data-dir data/{wildcards.system}/round{wildcards.round} --training {params.training:q} "
+        "--workdir models/work/{wildcards.system}/round{wildcards.round} "
+        "--seed {params.seed} --device {params.device} --no-llpr --threads {threads} "
+        "--trained {output.trained} --checkpoint {output.checkpoint} "
+        "--exported {output.exported} > {log} 2>&1"
+
+
 rule train_lora_model:
     message:
         "Fine-tuning pet-mad ({params.method}) on {wildcards.system}"

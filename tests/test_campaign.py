@@ -17,7 +17,8 @@ WORK_RULES = {
     "train_learning_curve_model", "train_mad_learning_curve_model", "lps_md", "gaas_interface", "gaas_pinning", "hea_remd",
     "water_equilibration", "water_md", "succinic_reference", "succinic_relax", "succinic_md",
     "bto_md", "dimer_curves", "relaxation_runs", "phonon_bands", "speed_benchmark",
-    "nc_mts_md", "sample_md", "sample_md_trajectory",
+    "nc_mts_md", "sample_md", "sample_md_trajectory", "sample_model_md",
+    "train_round_model",
 }
 
 

@@ -67,6 +67,23 @@ def test_pairs_the_training_set_never_brought_together_get_the_smallest_seen_rat
     assert pair.get_potential_energy() == pytest.approx(100.0 * 0.1**3)
 
 
+def test_the_active_learning_rounds_frames_do_not_move_the_wall():
+    """Frames of a first model's MD (subset 'model_md') are where a model strayed, not
+    contacts the reference's own sampling reached: the onsets ignore them."""
+    squeezed = rocksalt()
+    squeezed.set_cell(squeezed.cell * 0.8, scale_atoms=True)
+    squeezed.info["subset"] = "model_md"
+    sampled = rocksalt()
+    sampled.info["subset"] = "md"
+    table = wall_table([sampled, squeezed], onset_fraction=0.9, stiffness_eV_A3=100.0)
+    assert table["onsets_A"]["Na-Cl"] == pytest.approx(0.9 * 2.82)
+    assert table["frames"] == 1 and table["active_learning_frames_left_out"] == 1
+    # the same squeezed frame from the reference's own sampling does move it
+    squeezed.info["subset"] = "md"
+    moved = wall_table([sampled, squeezed], onset_fraction=0.9, stiffness_eV_A3=100.0)
+    assert moved["onsets_A"]["Na-Cl"] == pytest.approx(0.9 * 0.8 * 2.82)
+
+
 def test_a_walled_model_is_the_sum_and_reports_the_wall(tmp_path):
     crystal = Atoms("Ar3", positions=[[0, 0, 0], [0, 0, 2.8], [6, 6, 6]], cell=[12, 12, 12],
                     pbc=True)  # one pair 0.5 Å inside the onset

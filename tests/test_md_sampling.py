@@ -12,7 +12,7 @@ from ase import Atoms
 from ase.units import kB
 
 from analysis.statistics import mean_error
-from petmad.config import MdSampling, WaterData
+from petmad.config import MdSampling, ModelMdSampling, WaterData
 from petmad.data import md_sampling
 from petmad.data.md_sampling import Start, md_starts, sample_dataset, sample_trajectory
 from petmad.io import read_extxyz
@@ -177,3 +177,45 @@ def test_one_job_per_trajectory_gathers_into_the_one_job_file(tmp_path):
     with pytest.raises(LabelingError, match="trajectory 2 of water"):
         sample_dataset("water", settings, "test", 5, engine, tmp_path / "x.extxyz",
                        progress=False, trajectory=2)
+
+
+def test_a_model_drives_the_round_and_the_reference_labels_its_frames(tmp_path):
+    """Part 'model' (data.<system>.model_md): the driver's MD chooses the frames, the
+    reference engine's labels are what is kept, and a driver that differs from the
+    reference moves the frames elsewhere than the reference's own MD would."""
+    from ase.calculators.lj import LennardJones
+
+    engine = make_engine({"engine": "emt"})
+    sampling = ModelMdSampling(trajectories=2, frames_per_trajectory=3, stride_steps=3,
+                               relax_steps=2, equilibration_steps=2)
+    settings = WaterData(n_structures=10, n_molecules=2, model_md=sampling)
+    driver = LennardJones(sigma=2.0, epsilon=0.05, rc=6.0, smooth=True)
+    output = tmp_path / "md_model.extxyz"
+    summary = sample_dataset("water", settings, "model", 5, engine, output, progress=False,
+                             driver=driver, driver_name="LJ")
+    assert summary["n_frames"] == 6 and summary["part"] == "model"
+    frames = read_extxyz(output)
+    for frame in frames:
+        assert frame.info["subset"] == "model_md" and "LJ MD" in frame.info["source"]
+        reference = engine.compute(frame)
+        assert frame.get_potential_energy() == pytest.approx(reference.get_potential_energy())
+        np.testing.assert_allclose(frame.get_forces(), reference.get_forces(), atol=1e-6)
+        driven = frame.copy()
+        driven.calc = driver
+        assert frame.info["driver_energy"] == pytest.approx(driven.get_potential_energy())
+        assert frame.info["driver_energy"] != pytest.approx(frame.get_potential_energy())
+
+    # the same starts and seed with the reference driving give other configurations
+    referenced = sample_dataset("water", settings, "model", 5, engine,
+                                tmp_path / "b.extxyz", progress=False,
+                                driver=engine.calculator_for(frames[0]), driver_name="EMT")
+    assert referenced["n_frames"] == 6
+    other = read_extxyz(tmp_path / "b.extxyz")
+    assert not np.allclose(frames[-1].positions, other[-1].positions, atol=1e-3)
+
+    with pytest.raises(ValueError, match="part 'model'"):
+        sample_dataset("water", settings, "model", 5, engine, tmp_path / "c.extxyz",
+                       progress=False)
+    with pytest.raises(ValueError, match="part 'model'"):
+        sample_dataset("water", settings, "test", 5, engine, tmp_path / "c.extxyz",
+                       progress=False, driver=driver)

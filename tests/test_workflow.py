@@ -117,6 +117,65 @@ def test_smoke_preset_samples_reference_md_for_training_and_testing(smoke_run):
         card.loc[card["observable"] == "g_OO first peak position (classical)", "model"])
 
 
+def test_smoke_preset_runs_active_learning_for_water(smoke_run):
+    """data.water.model_md, two rounds: round k's bespoke PET, trained on the split with the
+    frames of the rounds before, drives MD; the reference labels its frames, which join
+    the next round's data and the final models' (bespoke and LoRA) as subset 'model_md'."""
+    from ase.io import read
+
+    from petmad.reference import make_engine
+
+    _, workdir = smoke_run
+    data = workdir / "data" / "water"
+    frames = {k: read(data / "md_model" / f"round{k}.extxyz", ":") for k in (1, 2)}
+    for k, sampled in frames.items():
+        assert len(sampled) == 2 and {f.info["subset"] for f in sampled} == {"model_md"}
+        assert all(f"models/water/round{k}/bespoke.pt MD" in f.info["source"] for f in sampled)
+    # the labels are the reference engine's, not the driving model's
+    again = make_engine({"engine": "sevennet"}).compute(frames[2][-1])
+    assert frames[2][-1].get_potential_energy() == pytest.approx(
+        again.get_potential_energy(), abs=1e-4)
+    assert frames[2][-1].info["driver_energy"] != pytest.approx(again.get_potential_energy(),
+                                                               abs=1e-3)
+
+    def split(folder):
+        return [f for part in ("train", "val", "test") for f in read(folder / f"{part}.extxyz", ":")]
+
+    def positions(structures):
+        return {f.positions.tobytes() for f in structures}
+
+    def active(structures):
+        return positions(f for f in structures if f.info["subset"] == "model_md")
+
+    rounds = {k: split(data / f"round{k}") for k in (1, 2)}
+    final = split(data)
+    assert active(rounds[1]) == set()  # round 1 trains on the reference's data alone
+    assert active(rounds[2]) == positions(frames[1])
+    assert active(final) == positions(frames[1]) | positions(frames[2])
+    # subsets are split on their own: a round's frames leave the rattles and the reference
+    # MD in the same parts of every round's split and the final one
+    def sampled_train(folder):
+        return positions(f for f in read(folder / "train.extxyz", ":")
+                         if f.info["subset"] != "model_md")
+
+    assert sampled_train(data / "round1") == sampled_train(data / "round2") == sampled_train(data)
+    for k in (1, 2):
+        assert (workdir / "models" / "water" / f"round{k}" / "bespoke.pt").exists()
+    # the rounds' frames leave the studies' contact wall where the reference's data put it
+    wall = json.loads((data / "contact_wall.json").read_text())
+    assert wall["active_learning_frames_left_out"] == sum(
+        f.info["subset"] == "model_md" for f in read(data / "train.extxyz", ":"))
+    assert wall["onsets_A"] == json.loads(
+        (data / "round1" / "contact_wall.json").read_text())["onsets_A"]
+    # the other systems have no rounds (smoke preset)
+    assert not (workdir / "models" / "gaas" / "round1").exists()
+    cost = pd.read_csv(workdir / "results" / "campaign_cost.csv")
+    assert list(cost.loc[cost["rule"] == "sample_model_md", "job"]) == [
+        "water/round1", "water/round2"]
+    assert list(cost.loc[cost["rule"] == "train_round_model", "job"]) == [
+        "water/round1", "water/round2"]
+
+
 def test_smoke_preset_runs_the_conductivity_study(smoke_run):
     _, workdir = smoke_run
     table = pd.read_csv(workdir / "results" / "lps_conductivity.csv")
@@ -216,7 +275,12 @@ def test_turning_the_contact_wall_off_reruns_the_studies_not_the_training(smoke_
     root, workdir = smoke_run
     jobs = planned_jobs_with(root, workdir, "all", "studies:\n  contact_wall: {enabled: false}\n")
     assert jobs["water_md"] >= 1 and "contact_wall" not in jobs
-    assert not any(rule.startswith(("train_", "sample_md", "label")) for rule in jobs)
+    # except where active learning runs its rounds' MD with the wall the studies add
+    # (water in the smoke preset): its rounds' frames change, and its models with them
+    retrained = {rule for rule in jobs if rule.startswith(("train_", "sample_", "label"))}
+    assert retrained == {"sample_model_md", "train_round_model", "train_bespoke_model",
+                         "train_lora_model"}
+    assert jobs["sample_model_md"] == 2 and jobs["train_bespoke_model"] == 1
     assert "dimer_curves" not in jobs and "nc_mts_md" not in jobs  # benchmarks run bare
 
 

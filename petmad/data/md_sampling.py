@@ -7,6 +7,10 @@ conditions, is thermalised by a Langevin thermostat at one of the dataset's temp
 and keeps a labeled frame every ``stride_steps``.  The MD's own energies, forces and
 stress are the labels.
 
+Active learning (part 'model', ``data.<system>.model_md``) runs the same trajectories with
+a model driving them instead and labels the kept frames with the reference engine: they
+show a model where it goes wrong, which the reference's own MD never visits.
+
 Masses do not enter the classical configurational distribution, so hydrogen is made
 heavier (``hydrogen_mass_amu``) to allow a 1 fs step; the kinetic temperature of each
 kept frame is recorded (``md_kinetic_temperature_K``) as a check of the thermostat.
@@ -32,9 +36,11 @@ from petmad.data.systems import build_system
 from petmad.reference.engines import LabelFileError, attach_labels, nan_stress
 from petmad.reference.labeling import LabelingError
 
-# The training trajectories and the held-out test trajectories start from rattles drawn
-# with different seeds, so no test trajectory shares a start with a training one.
-PART_SEED_OFFSETS = {"train": 1, "test": 2}
+# The training trajectories, the held-out test trajectories and the model-driven ones
+# start from rattles drawn with different seeds, so no two parts share a start.
+PART_SEED_OFFSETS = {"train": 1, "test": 2, "model": 3}
+# The subset of the active-learning round's frames in a split (data.<system>.model_md).
+MODEL_MD_SUBSET = "model_md"
 
 
 @dataclass(frozen=True)
@@ -100,7 +106,7 @@ def sample_trajectory(start: Start, calculator: Calculator, md: MdSampling,
         if not np.isfinite(energy) or not np.all(np.isfinite(forces)):
             raise LabelingError(
                 f"MD at {start.temperature_K:g} K from a '{start.condition}' structure: the "
-                f"reference engine returned non-finite energy or forces at step "
+                f"calculator driving it returned non-finite energy or forces at step "
                 f"{md.equilibration_steps + (index + 1) * md.stride_steps}")
         periodic = start.atoms.pbc.all()
         stress = atoms.get_stress(voigt=True) if periodic else nan_stress()
@@ -122,13 +128,37 @@ def sample_trajectory(start: Start, calculator: Calculator, md: MdSampling,
 # --------------------------------------------------------------------------- the job
 
 
+def relabel(frames: list[Atoms], engine, model: str) -> list[Atoms]:
+    """The frames of a model-driven trajectory with the reference engine's labels in place
+    of the model's (subset 'model_md'); the model's own energy is kept as
+    ``driver_energy``, to show how far the model was from the reference where it went."""
+    relabeled = []
+    for frame in frames:
+        labeled = engine.compute(frame)
+        labeled.info.update(frame.info)
+        labeled.info.update({
+            "subset": MODEL_MD_SUBSET,
+            "source": f"{model} MD at {frame.info['temperature_K']:g} K from a "
+                      f"'{frame.info['md_condition']}' structure, labeled by the reference",
+            "driver_energy": float(frame.get_potential_energy()),
+        })
+        relabeled.append(labeled)
+    return relabeled
+
+
 def sample_dataset(system: str, settings: SystemDataSettings, part: str, seed: int,
                    engine, output: str | Path, progress: bool = True,
-                   trajectory: int | None = None) -> dict:
-    """Write the labeled frames of ``settings.md`` (part 'train') or ``settings.md_test``
-    (part 'test') to ``output``, with a summary beside it (``<output>.json``).
-    ``trajectory``: that one only (numbered as in the whole set; one job per trajectory
-    on a cluster, whose files :func:`gather_samples` joins).
+                   trajectory: int | None = None, driver: Calculator | None = None,
+                   driver_name: str = "model", driver_file: str | Path | None = None) -> dict:
+    """Write the labeled frames of ``settings.md`` (part 'train'), ``settings.md_test``
+    (part 'test') or ``settings.model_md`` (part 'model') to ``output``, with a summary
+    beside it (``<output>.json``).  ``trajectory``: that one only (numbered as in the whole
+    set; one job per trajectory on a cluster, whose files :func:`gather_samples` joins).
+
+    Part 'model' is one round of active learning: ``driver`` (a first model's calculator,
+    ``driver_name`` in the frames' source, ``driver_file`` its model file, whose contents
+    a resumed job must share) runs the MD and the reference engine labels the kept
+    frames.  The other parts are the reference engine's own MD.
 
     Each finished trajectory is kept in ``<output>.work/`` under a digest of everything
     that shapes it, so a killed job resumes at the trajectory it was running; the folder
@@ -143,7 +173,9 @@ def sample_dataset(system: str, settings: SystemDataSettings, part: str, seed: i
         write_json,
     )
 
-    md = settings.md if part == "train" else settings.md_test
+    md = settings.part_md(part)
+    if (part == "model") != (driver is not None):
+        raise ValueError("part 'model' and only it is driven by a model's calculator")
     output = Path(output)
     starts = list(enumerate(md_starts(system, settings, md, seed, part)))
     if trajectory is not None:
@@ -155,10 +187,12 @@ def sample_dataset(system: str, settings: SystemDataSettings, part: str, seed: i
         raise LabelFileError(f"reference MD needs an engine that computes; '{engine.name}' "
                              "only reads labels")
     engine.check_available()
-    signature = digest(system, settings.md_shaping(part), part, seed, engine.tag())
+    signature = digest(system, settings.md_shaping(part), part, seed, engine.tag(),
+                       driver_name, *([Path(driver_file)] if driver_file else []))
     work = resumable_directory(output.parent / f".{output.name}.work", signature)
     steps = md.steps_per_trajectory
-    bar = tqdm(total=steps * len(starts), desc=f"{system} reference MD ({part})",
+    what = f"{driver_name} MD" if driver is not None else "reference MD"
+    bar = tqdm(total=steps * len(starts), desc=f"{system} {what} ({part})",
                unit="step", disable=not progress)
     frames: list[Atoms] = []
     records = []
@@ -173,8 +207,13 @@ def sample_dataset(system: str, settings: SystemDataSettings, part: str, seed: i
             engine.prepare(set(start.atoms.get_chemical_symbols()))
             rng = np.random.default_rng([seed, PART_SEED_OFFSETS[part], index])
             box = engine.periodic_box(start.atoms)
-            sampled = list(sample_trajectory(start, engine.calculator_for(box), md, rng,
-                                             progress=bar.update, box=box))
+            if driver is None:
+                sampled = list(sample_trajectory(start, engine.calculator_for(box), md, rng,
+                                                 progress=bar.update, box=box))
+            else:
+                sampled = relabel(list(sample_trajectory(start, driver, md, rng,
+                                                         progress=bar.update)),
+                                  engine, driver_name)
             write_extxyz(done, sampled)
         kinetic = [frame.info["md_kinetic_temperature_K"] for frame in sampled]
         records.append({

@@ -15,6 +15,10 @@ smallest onset-to-covalent-radii ratio of the pairs it does.  One table per syst
 (``data/<system>/contact_wall.json``, rule ``contact_wall``), the same for every trained
 model of its case study, so the models stay comparable.  Benchmarks of a model itself
 (accuracy, dimer curves, direct forces) never add it.
+
+The frames of an active-learning round (subset ``model_md``) do not move the wall: they
+are where a first model strayed (squeezed O-O pairs at 2.0 Å in water), kept so that the
+final models learn what those contacts cost, not as contacts a study should reach.
 """
 
 from __future__ import annotations
@@ -56,8 +60,11 @@ def closest_contacts(frames: list[Atoms], cutoff: float = SEARCH_CUTOFF_A) -> di
 def wall_table(frames: list[Atoms], onset_fraction: float,
                stiffness_eV_A3: float) -> dict[str, Any]:
     """The contents of a ``contact_wall.json``: the training set's closest contacts, the
-    wall's onsets and its stiffness."""
-    closest = closest_contacts(frames)
+    wall's onsets and its stiffness (the active-learning round's frames left out)."""
+    from petmad.data.md_sampling import MODEL_MD_SUBSET
+
+    sampled = [atoms for atoms in frames if atoms.info.get("subset") != MODEL_MD_SUBSET]
+    closest = closest_contacts(sampled)
     ratios = [distance / _covalent_sum(key) for key, distance in closest.items()]
     return {
         "onset_fraction": float(onset_fraction),
@@ -66,6 +73,8 @@ def wall_table(frames: list[Atoms], onset_fraction: float,
         "onsets_A": {key: onset_fraction * distance for key, distance in closest.items()},
         # for species pairs the training set has no contact of: onset = ratio × (r_a + r_b)
         "default_onset_ratio": onset_fraction * min(ratios) if ratios else None,
+        "frames": len(sampled),
+        "active_learning_frames_left_out": len(frames) - len(sampled),
     }
 
 

@@ -80,12 +80,15 @@ def own_labels_run(smoke_run, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("own-labels")
     (workdir / "labels").mkdir()
     for dataset in DATASETS:
-        # the labeled rattles and, where the smoke run sampled them, its MD training frames:
-        # all the labels its split saw, in the same order
+        # the labeled rattles and, where the smoke run sampled them, its MD training frames
+        # and its active-learning rounds' frames: all the labels its split saw, in order
+        data = smoke / "data" / dataset
+        parts = [data / "labeled.extxyz", data / "md_train.extxyz",
+                 *sorted((data / "md_model").glob("round*.extxyz"))]
         with open(workdir / "labels" / f"{dataset}.extxyz", "wb") as labels:
-            for part in ("labeled", "md_train"):
-                if (smoke / "data" / dataset / f"{part}.extxyz").exists():
-                    labels.write((smoke / "data" / dataset / f"{part}.extxyz").read_bytes())
+            for part in parts:
+                if part.exists():
+                    labels.write(part.read_bytes())
     shutil.copyfile(smoke / "models" / "pet-mad.pt", workdir / "published-pet-mad.pt")
     (workdir / "user_models.yaml").write_text(USER_MODELS)
     configfiles = (*own_labels_config(workdir, "labels/{dataset}.extxyz"),

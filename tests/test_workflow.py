@@ -568,13 +568,15 @@ def test_a_target_builds_only_what_it_needs(tmp_path, root):
     assert jobs == {"build_structures": 2, "label": 2, "split": 2, "train_pet_mad": 1,
                     "train_bespoke_model": 1, "train_lora_model": 1, "hea_remd": 3,
                     "hea_segregation": 1, **CONTACT_WALLS, "total": 14}
-    # water's training frames and its held-out reference MD, whose g(r) the figure shows
+    # water's training frames and its held-out reference MD, whose g(r) the figure shows,
+    # and its two active-learning rounds (smoke preset)
     jobs = planned_jobs(root, tmp_path, "results/water_pimd.pdf",
                         configfiles=configfiles)
     assert jobs == {"build_structures": 2, "label": 2, "sample_md": 2, "split": 2,
-                    "train_pet_mad": 1, "train_bespoke_model": 1, "train_lora_model": 1,
-                    "water_equilibration": 3, "water_md": 6, "water_pimd": 1, **CONTACT_WALLS,
-                    "total": 22}
+                    "split_round": 2, "contact_wall_round": 2, "train_round_model": 2,
+                    "sample_model_md": 2, "train_pet_mad": 1, "train_bespoke_model": 1,
+                    "train_lora_model": 1, "water_equilibration": 3, "water_md": 6,
+                    "water_pimd": 1, **CONTACT_WALLS, "total": 30}
     # The shipped reference shieldings: no GIAO job unless asked for.
     jobs = planned_jobs(root, tmp_path, "results/succinic_nmr.pdf",
                         configfiles=configfiles)

@@ -17,8 +17,9 @@ model of its case study, so the models stay comparable.  Benchmarks of a model i
 (accuracy, dimer curves, direct forces) never add it.
 
 The frames of an active-learning round (subset ``model_md``) do not move the wall: they
-are where a first model strayed (squeezed O-O pairs at 2.0 Å in water), kept so that the
-final models learn what those contacts cost, not as contacts a study should reach.
+are where a model strayed (water's molecules dissociated, or O-H-O bridges holding two O
+2.0 Å apart), kept so that the final models learn what those states cost, not as
+contacts a study should reach.
 """
 
 from __future__ import annotations

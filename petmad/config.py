@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
@@ -387,16 +387,18 @@ class SystemDataSettings(Strict):
         "model goes and the reference MD does not (squeezed contacts, a swelling cell), "
         "which is what a model must learn to stay out of; 0 trajectories = none")
 
+    # the field of each MD part: 'train' (reference MD added to the training data), 'test'
+    # (the held-out reference MD), 'model' (active learning)
+    MD_PARTS: ClassVar[dict[str, str]] = {"train": "md", "test": "md_test", "model": "model_md"}
+
     def part_md(self, part: str) -> MdSampling:
-        """The MD settings of ``part``: 'train' (reference MD added to the training data),
-        'test' (the held-out reference MD) or 'model' (the active-learning round)."""
-        return {"train": self.md, "test": self.md_test, "model": self.model_md}[part]
+        """The MD settings of ``part`` ('train', 'test' or 'model')."""
+        return getattr(self, self.MD_PARTS[part])
 
     def md_shaping(self, part: str) -> dict:
         """The settings that shape the MD of ``part`` ('train', 'test' or 'model'): not the
         rattles' count, not the other parts' MD (changing those must not resample it)."""
-        others = {"md", "md_test", "model_md"} - {
-            {"train": "md", "test": "md_test", "model": "model_md"}[part]}
+        others = set(self.MD_PARTS.values()) - {self.MD_PARTS[part]}
         return self.model_dump(mode="json", exclude={"n_structures", *others})
 
 

@@ -175,10 +175,11 @@ def structure_settings(dataset):
                       separators=(",", ":"))
 
 
-def md_settings(wildcards):
-    """The dataset settings that shape a sampling job (changing others must not rerun it)."""
+def md_settings(wildcards, part=None):
+    """The dataset settings that shape a sampling job (changing others must not rerun it):
+    of ``wildcards.part``, or of ``part`` where the rule has none ('model')."""
     settings = dataset_settings(CFG.data, wildcards.system)
-    return json.dumps(settings.md_shaping(wildcards.part), sort_keys=True,
+    return json.dumps(settings.md_shaping(part or wildcards.part), sort_keys=True,
                       separators=(",", ":"))
 
 

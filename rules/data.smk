@@ -232,9 +232,7 @@ rule sample_model_md:
         frames="data/{system}/md_model/round{round}.extxyz",
         summary="data/{system}/md_model/round{round}.extxyz.json",
     params:
-        settings=lambda wildcards: json.dumps(
-            dataset_settings(CFG.data, wildcards.system).md_shaping("model"),
-            sort_keys=True, separators=(",", ":")),
+        settings=lambda wildcards: md_settings(wildcards, part="model"),
         reference=as_json(CFG.reference),
         # each round its own starts and noise
         seed=lambda wildcards: CFG.seed + int(wildcards.round) - 1,

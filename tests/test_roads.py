@@ -57,9 +57,12 @@ def frames_equal(path_a, path_b):
 # Models a user brings, one of each kind of the model library: an exported metatomic model
 # (here the smoke run's own pet-mad, standing in for the published one), a SevenNet and a
 # CHGNet shipped in their wheels, and an ASE calculator made by a factory function (EMT,
-# which covers only water's and succinic acid's species among the studies).
+# which covers only water's and succinic acid's species among the studies).  Every kind
+# but the SevenNet runs every case study; the SevenNet (7net-l3i5, the smoke preset's own
+# external model) only the benchmarks: in the studies it cost 13 of this run's 32 minutes
+# of job time, and its registry entry is the one the benchmarks resolve.
 USER_MODELS = """
-models: [pet-mad, 7net-l3i5, chgnet, emt]
+models: [pet-mad, published-pet-mad, chgnet, emt]
 model_library:
   chgnet: {kind: chgnet, version: "0.3.0"}
   emt: {kind: ase, factory: "ase.calculators.emt:EMT",
@@ -294,8 +297,8 @@ def test_every_model_runs_every_study_it_covers(own_labels_run):
         if "kind" in rows:  # BaTiO3's table has a row for its dipole model besides
             rows = rows[rows["kind"] != "dipole_model"]
         models = set(rows["model"])
-        expected = {"pet-mad", "7net-l3i5", "chgnet"} | ({"emt"} if system in ("water", "succinic")
-                                                          else set())
+        expected = {"pet-mad", "published-pet-mad", "chgnet"} | (
+            {"emt"} if system in ("water", "succinic") else set())
         assert models == expected, (system, models)
     accuracy = pd.read_csv(workdir / "results" / "accuracy.csv")
     assert {"7net-l3i5", "chgnet", "published-pet-mad"} <= set(accuracy["model"])
